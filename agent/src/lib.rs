@@ -1,0 +1,1 @@
+//! tigk agent library.

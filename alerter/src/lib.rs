@@ -1,0 +1,1 @@
+//! tigk alerter: TICKscript stream and batch tasks with Kapacitor semantics.

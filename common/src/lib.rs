@@ -1,0 +1,10 @@
+//! Types shared by the agent and the server: the [`Point`] model and InfluxDB line protocol.
+//!
+//! This crate does no I/O so that the agent can depend on it without linking the store.
+//!
+//! - [`point`]: `Point`, `PointRef`, `FieldValue`, `FieldType`.
+//! - `line_protocol`: the 1.x parser (borrowing, line/column errors) and writer.
+
+pub mod point;
+
+pub use point::{FieldType, FieldValue, FieldValueRef, Point, PointRef};

@@ -1,0 +1,141 @@
+//! The data model every crate speaks: a [`Point`] is one line of line protocol.
+
+use std::borrow::Cow;
+
+/// A field value, as InfluxDB 1.x types it. `Unsigned` exists for writers that
+/// send `u` suffixes to newer servers; 1.6.7 rejects it on the wire, and so does our parser.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    Float(f64),
+    Integer(i64),
+    Unsigned(u64),
+    String(String),
+    Boolean(bool),
+}
+
+/// Borrowed form of [`FieldValue`], produced by the parser without copying string values
+/// unless they contain escapes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValueRef<'a> {
+    Float(f64),
+    Integer(i64),
+    Unsigned(u64),
+    String(Cow<'a, str>),
+    Boolean(bool),
+}
+
+/// The type of a field, fixed per measurement by its first write (1.x conflict rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FieldType {
+    Float,
+    Integer,
+    Unsigned,
+    String,
+    Boolean,
+}
+
+impl FieldType {
+    /// The name InfluxDB uses in errors and `SHOW FIELD KEYS`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::Float => "float",
+            FieldType::Integer => "integer",
+            FieldType::Unsigned => "unsigned",
+            FieldType::String => "string",
+            FieldType::Boolean => "boolean",
+        }
+    }
+
+    /// Stable one-byte code used in stored formats.
+    pub fn code(self) -> u8 {
+        match self {
+            FieldType::Float => 0,
+            FieldType::Integer => 1,
+            FieldType::Unsigned => 2,
+            FieldType::String => 3,
+            FieldType::Boolean => 4,
+        }
+    }
+
+    /// Inverse of [`FieldType::code`].
+    pub fn from_code(code: u8) -> Option<FieldType> {
+        Some(match code {
+            0 => FieldType::Float,
+            1 => FieldType::Integer,
+            2 => FieldType::Unsigned,
+            3 => FieldType::String,
+            4 => FieldType::Boolean,
+            _ => return None,
+        })
+    }
+}
+
+impl FieldValue {
+    pub fn field_type(&self) -> FieldType {
+        self.as_ref().field_type()
+    }
+
+    pub fn as_ref(&self) -> FieldValueRef<'_> {
+        match self {
+            FieldValue::Float(v) => FieldValueRef::Float(*v),
+            FieldValue::Integer(v) => FieldValueRef::Integer(*v),
+            FieldValue::Unsigned(v) => FieldValueRef::Unsigned(*v),
+            FieldValue::String(v) => FieldValueRef::String(Cow::Borrowed(v)),
+            FieldValue::Boolean(v) => FieldValueRef::Boolean(*v),
+        }
+    }
+}
+
+impl FieldValueRef<'_> {
+    pub fn field_type(&self) -> FieldType {
+        match self {
+            FieldValueRef::Float(_) => FieldType::Float,
+            FieldValueRef::Integer(_) => FieldType::Integer,
+            FieldValueRef::Unsigned(_) => FieldType::Unsigned,
+            FieldValueRef::String(_) => FieldType::String,
+            FieldValueRef::Boolean(_) => FieldType::Boolean,
+        }
+    }
+
+    pub fn to_owned_value(&self) -> FieldValue {
+        match self {
+            FieldValueRef::Float(v) => FieldValue::Float(*v),
+            FieldValueRef::Integer(v) => FieldValue::Integer(*v),
+            FieldValueRef::Unsigned(v) => FieldValue::Unsigned(*v),
+            FieldValueRef::String(v) => FieldValue::String(v.to_string()),
+            FieldValueRef::Boolean(v) => FieldValue::Boolean(*v),
+        }
+    }
+}
+
+/// An owned point, as the agent builds it. Tags are kept sorted by key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub measurement: String,
+    pub tags: Vec<(String, String)>,
+    pub fields: Vec<(String, FieldValue)>,
+    /// Nanoseconds since the Unix epoch; `None` lets the server stamp it.
+    pub timestamp: Option<i64>,
+}
+
+/// A parsed point borrowing from the request body. Tags are sorted by key and unique;
+/// fields are unique by key (the last duplicate wins, as in 1.x). The timestamp is
+/// already scaled to nanoseconds by the parser's precision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointRef<'a> {
+    pub measurement: Cow<'a, str>,
+    pub tags: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    pub fields: Vec<(Cow<'a, str>, FieldValueRef<'a>)>,
+    pub timestamp: Option<i64>,
+}
+
+impl PointRef<'_> {
+    pub fn to_owned_point(&self) -> Point {
+        Point {
+            measurement: self.measurement.to_string(),
+            tags: self.tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            fields: self.fields.iter().map(|(k, v)| (k.to_string(), v.to_owned_value())).collect(),
+            timestamp: self.timestamp,
+        }
+    }
+}

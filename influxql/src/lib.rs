@@ -1,0 +1,1 @@
+//! InfluxQL: lexer, parser and AST.

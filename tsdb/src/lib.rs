@@ -1,0 +1,1 @@
+//! tigk's time-series store.

@@ -1,0 +1,1 @@
+//! tigk web UI: dashboards, hosts, alert rules.
