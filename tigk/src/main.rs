@@ -1,1 +1,48 @@
-fn main() {}
+//! `tigk`: the server binary. Each subcommand lives in `commands/`; this file only parses
+//! arguments and sets up logging.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "tigk",
+    version,
+    about = "tigk: a small, fast observability stack (store, alerter, UI)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start everything locally on 127.0.0.1 with data in ./tigk-data (first start creates
+    /// an admin user and prints its password).
+    Up(commands::up::UpArgs),
+    /// Run the server (InfluxDB 1.x API) on the given address.
+    Serve(commands::serve::ServeArgs),
+    /// Manage users (works offline, also while a server runs).
+    #[command(subcommand)]
+    User(commands::admin::UserCommand),
+    /// Manage API tokens (works offline, also while a server runs).
+    #[command(subcommand)]
+    Token(commands::admin::TokenCommand),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TIGK_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Up(args) => commands::up::run(args),
+        Command::Serve(args) => commands::serve::run(args),
+        Command::User(cmd) => commands::admin::user(cmd),
+        Command::Token(cmd) => commands::admin::token(cmd),
+    }
+}

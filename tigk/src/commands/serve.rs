@@ -1,0 +1,94 @@
+//! `tigk serve`: the store behind InfluxDB 1.x's HTTP API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use tsdb::http::{ApiState, router};
+use tsdb::{Store, StoreOptions};
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8086", env = "TIGK_BIND")]
+    pub bind: SocketAddr,
+    /// Directory holding the store.
+    #[arg(long, default_value = "./tigk-data", env = "TIGK_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Turn authentication off. Refused unless bound to a loopback address.
+    #[arg(long)]
+    pub no_auth: bool,
+    /// `full`: a 204 survives power loss (fsync per commit). `normal`: survives a crash of
+    /// tigk but may lose the last commits on power loss; faster.
+    #[arg(long, value_enum, default_value_t = Durability::Full)]
+    pub durability: Durability,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Full,
+    Normal,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(args, None))
+}
+
+/// Runs until Ctrl-C / SIGTERM. `ready` (if given) receives the bound address.
+pub async fn serve(
+    args: ServeArgs,
+    ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+) -> anyhow::Result<()> {
+    if args.no_auth && !args.bind.ip().is_loopback() {
+        bail!(
+            "--no-auth is only allowed on a loopback address (got {})",
+            args.bind
+        );
+    }
+    let options = StoreOptions {
+        synchronous_full: args.durability == Durability::Full,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&args.data_dir, options)
+        .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+    let state = ApiState::new(store.clone(), !args.no_auth);
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("binding {}", args.bind))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        "tigk listening on http://{addr} (auth {})",
+        if args.no_auth { "off" } else { "on" }
+    );
+    if let Some(tx) = ready {
+        let _ = tx.send(addr);
+    }
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shutting down: flushing the store");
+    tokio::task::spawn_blocking(move || store.shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

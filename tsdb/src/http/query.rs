@@ -1,0 +1,3 @@
+pub async fn query() -> axum::http::StatusCode {
+    axum::http::StatusCode::NOT_IMPLEMENTED
+}

@@ -1,0 +1,386 @@
+//! Work the writer does between requests: replaying the log at start, flushing head
+//! columns into chunks, merging small chunks, dropping expired data, trimming the log.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use super::batch::decode_payload;
+use super::column::normalize;
+use super::head::ColumnKey;
+use super::now_ns;
+use super::writer::Writer;
+use crate::Result;
+use crate::codec::{self, Column};
+
+/// Columns flushed per transaction: bounds the memory a flush copies at once.
+const FLUSH_GROUP: usize = 512;
+/// How often retention and compaction run while the store is busy.
+const SLOW_PERIOD: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Writer {
+    /// Rebuilds the head from the write log after a restart.
+    pub(super) fn recover(&mut self) -> Result<()> {
+        let floor: i64 = state(&self.conn, "replay_floor")?.unwrap_or(0);
+        let mut flushed: HashMap<ColumnKey, u64> = HashMap::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT series_id, field_id, MAX(max_seq) FROM chunks WHERE max_seq > ?1 GROUP BY 1, 2")?;
+            let rows = stmt.query_map([floor], |r| {
+                Ok(((r.get(0)?, r.get(1)?), r.get::<_, i64>(2)? as u64))
+            })?;
+            for row in rows {
+                let (k, v) = row?;
+                flushed.insert(k, v);
+            }
+        }
+        let mut full = Vec::new();
+        let mut replayed = 0usize;
+        {
+            let catalog = self
+                .shared
+                .catalog
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            let mut head = self.shared.head.write().unwrap_or_else(|e| e.into_inner());
+            let mut stmt = self
+                .conn
+                .prepare("SELECT seq, payload FROM write_log WHERE seq > ?1 ORDER BY seq")?;
+            let mut rows = stmt.query([floor])?;
+            while let Some(row) = rows.next()? {
+                let seq = row.get::<_, i64>(0)? as u64;
+                let payload: Vec<u8> = row.get(1)?;
+                let mut points = decode_payload(&payload)?;
+                for p in &mut points {
+                    if !catalog.series.contains_key(&p.series) {
+                        continue;
+                    }
+                    p.fields
+                        .retain(|(f, _)| flushed.get(&(p.series, *f)).is_none_or(|&s| s < seq));
+                    head.append(seq, p, self.shared.options.chunk_points, &mut full);
+                    replayed += 1;
+                }
+                self.next_seq = self.next_seq.max(seq + 1);
+            }
+        }
+        self.shared.committed.send_replace(self.next_seq - 1);
+        if replayed > 0 {
+            tracing::info!("replayed {replayed} points from the write log");
+            self.dirty_since_idle_flush = true;
+        }
+        if !full.is_empty() {
+            self.flush_columns(full)?;
+        }
+        Ok(())
+    }
+
+    /// Called when the queue is quiet and every tick while busy.
+    pub(super) fn background(&mut self) {
+        self.last_maintenance = Instant::now();
+        let opts = self.shared.options.clone();
+        if self.dirty_since_idle_flush && self.last_write.elapsed() >= opts.idle_flush {
+            self.dirty_since_idle_flush = false;
+            if let Err(e) = self.flush_all() {
+                tracing::error!("idle flush failed: {e}");
+            }
+            return;
+        }
+        let old = self
+            .shared
+            .head
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .older_than(opts.max_head_age);
+        if !old.is_empty() {
+            self.flush_or_log(old);
+        }
+        thread_local! { static LAST_SLOW: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) }; }
+        let due = LAST_SLOW.with(|c| {
+            let due = c.get().is_none_or(|t| t.elapsed() >= SLOW_PERIOD);
+            if due {
+                c.set(Some(Instant::now()));
+            }
+            due
+        });
+        if due {
+            if let Err(e) = self.enforce_retention().and_then(|_| self.compact()) {
+                tracing::error!("retention/compaction failed: {e}");
+            }
+        }
+    }
+
+    /// Flushes every head column, merges small chunks and trims the log.
+    pub(super) fn flush_all(&mut self) -> Result<()> {
+        let keys = self
+            .shared
+            .head
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys();
+        self.flush_columns(keys)?;
+        self.compact()?;
+        self.trim_log()?;
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
+    }
+
+    /// Writes the given head columns as chunks, then removes them from the head.
+    pub(super) fn flush_columns(&mut self, mut keys: Vec<ColumnKey>) -> Result<()> {
+        keys.sort_unstable();
+        let chunk_points = self.shared.options.chunk_points.max(1);
+        for group in keys.chunks(FLUSH_GROUP) {
+            // Copy under the read lock: readers keep seeing the data in the head until
+            // the chunks are committed. Only this thread mutates the head, so nothing
+            // changes between the copy and the removal below.
+            let copies: Vec<(ColumnKey, Vec<i64>, Column, u64)> = {
+                let head = self.shared.head.read().unwrap_or_else(|e| e.into_inner());
+                group
+                    .iter()
+                    .filter_map(|k| {
+                        let c = head.get(k)?;
+                        let (t, v) = normalize(&c.times, &c.values, i64::MIN, i64::MAX);
+                        Some((*k, t, v, c.last_seq))
+                    })
+                    .collect()
+            };
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO chunks (series_id, field_id, min_time, max_time, count, max_seq, data)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for ((series, field), times, values, max_seq) in &copies {
+                    for (t, v) in split(times, values, chunk_points) {
+                        let blob = codec::encode_chunk(&t, &v)?;
+                        let (Some(min), Some(max)) = (t.first(), t.last()) else {
+                            continue;
+                        };
+                        insert.execute((
+                            series,
+                            field,
+                            min,
+                            max,
+                            t.len() as i64,
+                            *max_seq as i64,
+                            blob,
+                        ))?;
+                    }
+                }
+            }
+            tx.commit()?;
+            let mut head = self.shared.head.write().unwrap_or_else(|e| e.into_inner());
+            for (k, ..) in &copies {
+                head.take(k);
+            }
+        }
+        self.trim_log()
+    }
+
+    /// Merges runs of consecutive small chunks of a column into one, in place of the last
+    /// chunk of the run, so the id order (which decides last-write-wins) is preserved.
+    pub(super) fn compact(&mut self) -> Result<()> {
+        let target = self.shared.options.chunk_points as i64;
+        let columns: Vec<ColumnKey> = {
+            let mut stmt = self.conn.prepare(
+                "SELECT series_id, field_id FROM chunks WHERE count < ?1
+                 GROUP BY series_id, field_id HAVING COUNT(*) > 1 LIMIT 5000",
+            )?;
+            let rows = stmt.query_map([target], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        if columns.is_empty() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (series, field) in columns {
+            let chunks: Vec<(i64, i64, i64, Vec<u8>)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id, count, max_seq, data FROM chunks WHERE series_id = ?1 AND field_id = ?2 ORDER BY id",
+                )?;
+                let rows = stmt.query_map((series, field), |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let mut run: Vec<&(i64, i64, i64, Vec<u8>)> = Vec::new();
+            let mut run_count = 0;
+            for c in chunks
+                .iter()
+                .chain(std::iter::once(&(0, i64::MAX, 0, Vec::new())))
+            {
+                if c.1 < target && run_count + c.1 <= target {
+                    run.push(c);
+                    run_count += c.1;
+                    continue;
+                }
+                if run.len() > 1 {
+                    merge_run(&tx, &run)?;
+                }
+                run.clear();
+                run_count = 0;
+                if c.1 < target {
+                    run.push(c);
+                    run_count = c.1;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Drops chunks wholly older than their retention policy allows.
+    fn enforce_retention(&mut self) -> Result<()> {
+        let now = now_ns();
+        let policies: Vec<(i64, i64)> = {
+            let cat = self
+                .shared
+                .catalog
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            cat.databases
+                .values()
+                .flat_map(|d| d.rps.values())
+                .filter(|rp| rp.duration_ns > 0)
+                .map(|rp| (rp.id, now.saturating_sub(rp.duration_ns)))
+                .collect()
+        };
+        for (rp_id, cutoff) in policies {
+            let n = self.conn.execute(
+                "DELETE FROM chunks WHERE max_time < ?1 AND series_id IN
+                   (SELECT s.id FROM series s JOIN measurements m ON s.measurement_id = m.id WHERE m.rp_id = ?2)",
+                (cutoff, rp_id),
+            )?;
+            if n > 0 {
+                tracing::info!("retention dropped {n} chunks of policy {rp_id}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes log rows that are flushed and read by every subscriber (or older than the
+    /// log retention), then returns the freed pages to the file system.
+    pub(super) fn trim_log(&mut self) -> Result<()> {
+        let head_min = self
+            .shared
+            .head
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .min_seq();
+        let keep_from = head_min.unwrap_or(self.next_seq) as i64;
+        let sub_min: Option<i64> = self
+            .conn
+            .query_row("SELECT MIN(acked_seq) FROM subscriptions", [], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let sub_keep = sub_min.map_or(i64::MAX, |s| s + 1);
+        let age_cutoff =
+            now_ns().saturating_sub(self.shared.options.log_retention.as_nanos() as i64);
+        let n = self.conn.execute(
+            "DELETE FROM write_log WHERE seq < ?1 AND (seq < ?2 OR time_ns < ?3)",
+            (keep_from, sub_keep, age_cutoff),
+        )?;
+        if n > 0 {
+            self.conn.execute_batch("PRAGMA incremental_vacuum;")?;
+        }
+        Ok(())
+    }
+}
+
+fn merge_run(tx: &Connection, run: &[&(i64, i64, i64, Vec<u8>)]) -> Result<()> {
+    let mut times = Vec::new();
+    let mut values: Option<Column> = None;
+    for (_, _, _, data) in run {
+        let (t, v) = codec::decode_chunk(data)?;
+        times.extend_from_slice(&t);
+        match &mut values {
+            None => values = Some(v),
+            Some(acc) => {
+                if !acc.extend_from(&v) {
+                    // Mixed types in one column cannot be merged; leave the run alone.
+                    return Ok(());
+                }
+            }
+        }
+    }
+    let Some(values) = values else { return Ok(()) };
+    let (t, v) = normalize(&times, &values, i64::MIN, i64::MAX);
+    let (Some(&min), Some(&max)) = (t.first(), t.last()) else {
+        return Ok(());
+    };
+    let blob = codec::encode_chunk(&t, &v)?;
+    let max_seq = run.iter().map(|c| c.2).max().unwrap_or(0);
+    let Some(last) = run.last() else {
+        return Ok(());
+    };
+    tx.prepare_cached("UPDATE chunks SET min_time = ?1, max_time = ?2, count = ?3, max_seq = ?4, data = ?5 WHERE id = ?6")?
+        .execute((min, max, t.len() as i64, max_seq, blob, last.0))?;
+    let mut del = tx.prepare_cached("DELETE FROM chunks WHERE id = ?1")?;
+    for c in &run[..run.len() - 1] {
+        del.execute([c.0])?;
+    }
+    Ok(())
+}
+
+/// Removes the points in `[start, end]` from the chunks of `series`, rewriting each
+/// affected chunk in place (same id, so write order is kept).
+pub(super) fn delete_range_in(tx: &Connection, series: &[i64], start: i64, end: i64) -> Result<()> {
+    let mut select = tx.prepare_cached(
+        "SELECT id, data FROM chunks WHERE series_id = ?1 AND min_time <= ?3 AND max_time >= ?2",
+    )?;
+    let mut update = tx.prepare_cached(
+        "UPDATE chunks SET min_time = ?1, max_time = ?2, count = ?3, data = ?4 WHERE id = ?5",
+    )?;
+    let mut delete = tx.prepare_cached("DELETE FROM chunks WHERE id = ?1")?;
+    for &s in series {
+        let rows: Vec<(i64, Vec<u8>)> = select
+            .query_map((s, start, end), |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, data) in rows {
+            let (t, v) = codec::decode_chunk(&data)?;
+            let keep: Vec<usize> = (0..t.len())
+                .filter(|&i| t[i] < start || t[i] > end)
+                .collect();
+            if keep.is_empty() {
+                delete.execute([id])?;
+                continue;
+            }
+            let kt: Vec<i64> = keep.iter().map(|&i| t[i]).collect();
+            let kv = v.gather(&keep);
+            let blob = codec::encode_chunk(&kt, &kv)?;
+            update.execute((kt[0], kt[kt.len() - 1], kt.len() as i64, blob, id))?;
+        }
+    }
+    Ok(())
+}
+
+fn split(times: &[i64], values: &Column, n: usize) -> Vec<(Vec<i64>, Column)> {
+    if times.len() <= n {
+        return vec![(
+            times.to_vec(),
+            values.gather(&(0..times.len()).collect::<Vec<_>>()),
+        )];
+    }
+    (0..times.len())
+        .step_by(n)
+        .map(|s| {
+            let e = (s + n).min(times.len());
+            let idx: Vec<usize> = (s..e).collect();
+            (times[s..e].to_vec(), values.gather(&idx))
+        })
+        .collect()
+}
+
+fn state(conn: &Connection, key: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row("SELECT value FROM store_state WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
