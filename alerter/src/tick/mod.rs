@@ -1,0 +1,131 @@
+//! The TICKscript front end: lexer, parser, checker and lambda evaluator.
+//!
+//! - [`parse`] turns a script into an [`ast::Program`].
+//! - [`compile`] also resolves vars and checks every call against the node catalogue,
+//!   producing a [`TaskGraph`] (`to_dot` renders it like `kapacitor show`).
+//! - [`lambda`] compiles and evaluates lambda expressions over a point.
+//!
+//! Errors are [`TickError`]s whose text follows Kapacitor's wording, e.g.
+//! `parser: unexpected EOF line 4 char 9 in "var b = ". expected: ...` or
+//! `line 5 char 10: no method or property "alrt" on *pipeline.FromNode`.
+
+use std::collections::BTreeMap;
+
+pub mod ast;
+pub mod catalog;
+mod check;
+mod check_nodes;
+pub mod functions;
+pub mod graph;
+pub mod lambda;
+pub mod lexer;
+pub mod parser;
+
+pub use catalog::{EdgeType, NodeKind};
+pub use graph::{Arg, Dbrp, GraphNode, LambdaArg, Property, TaskGraph, TaskType};
+
+/// Which stage rejected the script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Lexing or parsing.
+    Parse,
+    /// Var resolution, node catalogue, types, dbrps.
+    Check,
+}
+
+/// A TICKscript error with its position, when it has one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TickError {
+    /// Parse or check.
+    pub kind: ErrorKind,
+    /// Where, when known.
+    pub pos: Option<ast::Pos>,
+    /// The full message, in Kapacitor's wording.
+    pub message: String,
+}
+
+impl TickError {
+    pub(crate) fn new(kind: ErrorKind, pos: Option<ast::Pos>, message: String) -> Self {
+        TickError { kind, pos, message }
+    }
+
+    /// A check error prefixed with `line L char C: ` as Kapacitor's evaluator does.
+    pub(crate) fn at(pos: ast::Pos, message: impl std::fmt::Display) -> Self {
+        TickError::new(ErrorKind::Check, Some(pos), format!("{pos}: {message}"))
+    }
+
+    /// A check error with no position.
+    pub(crate) fn plain(message: impl Into<String>) -> Self {
+        TickError::new(ErrorKind::Check, None, message.into())
+    }
+}
+
+/// A value supplied for a template var (the `vars` of a define request).
+#[derive(Debug, Clone, PartialEq)]
+pub enum VarValue {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(String),
+    /// Nanoseconds.
+    Duration(i64),
+    /// Regex source.
+    Regex(String),
+    /// Lambda expression text (without `lambda:`).
+    Lambda(String),
+    Star,
+    List(Vec<VarValue>),
+}
+
+impl VarValue {
+    /// Kapacitor's type name (`int`, `float`, `boolean`, ...).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            VarValue::Bool(_) => "boolean",
+            VarValue::Int(_) => "int",
+            VarValue::Float(_) => "float",
+            VarValue::String(_) => "string",
+            VarValue::Duration(_) => "duration",
+            VarValue::Regex(_) => "regex",
+            VarValue::Lambda(_) => "lambda",
+            VarValue::Star => "star",
+            VarValue::List(_) => "list",
+        }
+    }
+}
+
+/// Options for [`compile`].
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// dbrps given out of band (the define request). Giving them both here and in the
+    /// script is an error, as in Kapacitor.
+    pub dbrps: Vec<Dbrp>,
+    /// Require at least one dbrp (Kapacitor does; tests may not).
+    pub require_dbrp: bool,
+    /// The declared task type; `None` infers it from `stream`/`batch` in the script.
+    pub task_type: Option<TaskType>,
+    /// Template var values, overriding declarations.
+    pub vars: BTreeMap<String, VarValue>,
+}
+
+impl CheckOptions {
+    /// Options as Kapacitor's define applies them: a dbrp is required.
+    pub fn strict() -> Self {
+        CheckOptions {
+            require_dbrp: true,
+            ..Default::default()
+        }
+    }
+}
+
+/// Parses a script.
+pub fn parse(script: &str) -> Result<ast::Program, TickError> {
+    parser::parse_program(script)
+}
+
+/// Parses and checks a script into a task graph.
+pub fn compile(script: &str, opts: &CheckOptions) -> Result<TaskGraph, TickError> {
+    let program = parse(script)?;
+    check::check(&program, opts)
+}
