@@ -15,6 +15,7 @@ pub mod ast;
 pub mod catalog;
 mod check;
 mod check_nodes;
+mod check_values;
 pub mod functions;
 pub mod graph;
 pub mod lambda;
@@ -129,3 +130,6 @@ pub fn compile(script: &str, opts: &CheckOptions) -> Result<TaskGraph, TickError
     let program = parse(script)?;
     check::check(&program, opts)
 }
+
+#[cfg(test)]
+mod lambda_tests;
