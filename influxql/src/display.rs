@@ -148,12 +148,30 @@ impl Display for BinaryExpr {
             write!(f, "{}", self.lhs)?;
         }
         write!(f, " {} ", self.op.as_str())?;
+        if let Some((sign, operand)) = unary_sign(&self.rhs)
+            && rhs_paren
+        {
+            // The parser turns `-x` into `-1 * x`; as a right operand that tree only
+            // re-parses identically when printed back in its signed form.
+            return write!(f, "{sign}{operand}");
+        }
         if rhs_paren {
             write!(f, "({})", self.rhs)
         } else {
             write!(f, "{}", self.rhs)
         }
     }
+}
+
+/// `-1 * x` / `1 * x` as produced by the parser for `-x` / `+x`.
+fn unary_sign(e: &Expr) -> Option<(char, &Expr)> {
+    let Expr::Binary(b) = e else { return None };
+    let sign = match (&b.op, &b.lhs) {
+        (BinaryOp::Mul, Expr::Integer(-1)) => '-',
+        (BinaryOp::Mul, Expr::Integer(1)) => '+',
+        _ => return None,
+    };
+    matches!(b.rhs, Expr::VarRef(_) | Expr::Call(_) | Expr::Paren(_)).then_some((sign, &b.rhs))
 }
 
 impl Display for Field {

@@ -11,8 +11,8 @@
 //! - [`duration`]: duration literals (`1h30m`) to/from nanoseconds.
 //! - `regex_check`: parse-time regex checks with Go's error texts.
 //!
-//! Entry points: [`parse_query`], [`parse_query_with_params`], [`parse_statement`],
-//! [`parse_expr`], and [`Parser`]-free variants taking [`ParseOptions`].
+//! Entry points: [`parse_query`], [`parse_query_with_params`], [`parse_query_opts`]
+//! (limits, tz validation), [`parse_statement`], [`parse_expr`].
 
 pub mod ast;
 mod display;

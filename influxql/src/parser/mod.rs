@@ -2,8 +2,10 @@
 //! without skipping whitespace (that decides several error positions and texts).
 //!
 //! Split: this file holds the token plumbing and expressions; `select.rs` the SELECT
-//! clauses; `statements.rs` statement dispatch and every other statement.
+//! clauses; `statements.rs` statement dispatch, SHOW and DDL; `admin.rs` continuous
+//! queries, users and privileges.
 
+mod admin;
 mod select;
 mod statements;
 
