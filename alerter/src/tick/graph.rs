@@ -27,7 +27,9 @@ impl TaskType {
 /// A database/retention-policy pair the task reads.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Dbrp {
+    /// Database.
     pub db: String,
+    /// Retention policy.
     pub rp: String,
 }
 
@@ -68,8 +70,11 @@ pub enum Arg {
 /// their own sub-properties (`.header(k, v)`).
 #[derive(Debug, Clone)]
 pub struct Property {
+    /// Property method name as written (`crit`, `post`).
     pub name: String,
+    /// Arguments, with a single list argument already spread.
     pub args: Vec<Arg>,
+    /// Handler sub-properties (`.header()` after `.post()`).
     pub sub: Vec<Property>,
 }
 
@@ -78,13 +83,19 @@ pub struct Property {
 pub struct GraphNode {
     /// Creation index; the name is `desc` + id (`from1`).
     pub id: usize,
+    /// What the node does.
     pub kind: NodeKind,
     /// Arguments of the chaining method that created the node.
     pub args: Vec<Arg>,
+    /// Property calls in script order.
     pub properties: Vec<Property>,
+    /// Parent node ids, in Kapacitor's link order.
     pub parents: Vec<usize>,
+    /// Child node ids, in creation order.
     pub children: Vec<usize>,
+    /// Edge type received.
     pub wants: EdgeType,
+    /// Edge type emitted.
     pub provides: EdgeType,
     /// Where the chaining method was called (line 0 for implicit nodes).
     pub pos: ast::Pos,
@@ -110,9 +121,12 @@ impl GraphNode {
 /// A checked task: its type, dbrps and pipeline.
 #[derive(Debug, Clone)]
 pub struct TaskGraph {
+    /// Stream or batch.
     pub task_type: TaskType,
+    /// From the script, or the out-of-band ones.
     pub dbrps: Vec<Dbrp>,
-    /// Indexed by node id.
+    /// Indexed by node id. Ids Kapacitor skips (union/join take one id per parent
+    /// link) hold unreachable `NoOp` placeholders; walk with [`TaskGraph::topo_order`].
     pub nodes: Vec<GraphNode>,
     /// Source nodes (the root, then any `stats` sources), in creation order.
     pub sources: Vec<usize>,
