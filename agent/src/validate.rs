@@ -408,6 +408,13 @@ timeout = "2s"
         assert!(matches!(&out.buffer, BufferStrategy::Disk(d) if d == Path::new("/var/lib/tigk-agent/influxdb-0")));
     }
 
+    #[test]
+    fn sample_config_is_valid() {
+        let c = parse("sample.toml", crate::SAMPLE_CONFIG, |_| None).expect("sample config");
+        let names: Vec<_> = c.inputs.iter().map(|i| i.kind.name()).collect();
+        assert_eq!(names, ["cpu", "mem", "swap", "system", "disk", "diskio", "processes", "kernel"]);
+    }
+
     fn err(text: &str) -> String {
         match parse("a.toml", text, env) {
             Ok(_) => panic!("expected an error"),
