@@ -304,6 +304,38 @@ pub fn create_user(
     Ok(())
 }
 
+/// Users and whether each is an admin, by name.
+pub fn list_users(conn: &Connection) -> Result<Vec<(String, bool)>, AuthError> {
+    let mut stmt = conn.prepare("SELECT name, admin FROM users ORDER BY name")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Changes an existing user's password.
+pub fn set_password(conn: &Connection, name: &str, password: &str) -> Result<(), AuthError> {
+    if password.len() < 8 {
+        return Err(AuthError::Forbidden(
+            "a password needs at least 8 characters".into(),
+        ));
+    }
+    let hash = hash_password(password)?;
+    if conn.execute(
+        "UPDATE users SET password_hash = ?1 WHERE name = ?2",
+        (hash, name),
+    )? == 0
+    {
+        return Err(AuthError::Forbidden("user not found".into()));
+    }
+    Ok(())
+}
+
+pub fn drop_user(conn: &Connection, name: &str) -> Result<(), AuthError> {
+    if conn.execute("DELETE FROM users WHERE name = ?1", [name])? == 0 {
+        return Err(AuthError::Forbidden("user not found".into()));
+    }
+    Ok(())
+}
+
 /// Creates a token and returns its secret, which is not stored and cannot be shown again.
 pub fn create_token(
     conn: &Connection,

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod codec;
 mod error;
 pub mod http;
+pub mod query;
 pub mod storage;
 
 pub use error::{Error, Result};

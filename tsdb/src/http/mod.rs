@@ -4,6 +4,7 @@
 
 mod credentials;
 mod error;
+mod format;
 mod query;
 mod write;
 

@@ -1,0 +1,581 @@
+//! Statements other than SELECT: SHOW, CREATE, DROP, DELETE, users.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use influxql::{MeasurementName, Source, Statement, TagKeyFilter};
+
+use super::{Cell, QueryContext, QueryError, SeriesResult};
+use crate::Store;
+use crate::storage::{Catalog, MeasurementId, RpId};
+
+/// Runs one non-SELECT statement.
+pub async fn execute(
+    store: &Store,
+    stmt: &Statement,
+    ctx: &QueryContext,
+) -> Result<Vec<SeriesResult>, QueryError> {
+    let p = &ctx.principal;
+    match stmt {
+        Statement::ShowDatabases => {
+            let cat = store.catalog();
+            let mut dbs: Vec<_> = cat
+                .databases
+                .values()
+                .filter(|d| p.authorize_read(&d.name).is_ok())
+                .collect();
+            dbs.sort_by_key(|d| d.id); // creation order, as 1.x lists them
+            Ok(vec![single(
+                "databases",
+                &["name"],
+                dbs.iter().map(|d| vec![s(&d.name)]).collect(),
+            )])
+        }
+        Statement::CreateDatabase {
+            name,
+            retention_policy,
+        } => {
+            p.authorize_admin().map_err(auth)?;
+            store.create_database(name).await?;
+            if let Some(rp) = retention_policy {
+                let rp_name = rp
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| crate::storage::catalog::AUTOGEN.to_string());
+                let duration = rp.duration.unwrap_or(0);
+                let shard = rp
+                    .shard_duration
+                    .filter(|d| *d > 0)
+                    .unwrap_or_else(|| shard_duration_for(duration));
+                if rp_name == crate::storage::catalog::AUTOGEN {
+                    store
+                        .alter_retention_policy(name, &rp_name, Some(duration), true)
+                        .await?;
+                } else {
+                    store
+                        .create_retention_policy(
+                            name,
+                            &rp_name,
+                            duration,
+                            shard,
+                            i64::from(rp.replication.unwrap_or(1)),
+                            true,
+                        )
+                        .await?;
+                }
+            }
+            Ok(vec![])
+        }
+        Statement::DropDatabase { name } => {
+            p.authorize_admin().map_err(auth)?;
+            store.drop_database(name).await?;
+            Ok(vec![])
+        }
+        Statement::ShowRetentionPolicies { database } => {
+            let db = database_of(database.as_deref(), ctx)?;
+            p.authorize_read(&db).map_err(auth)?;
+            let cat = store.catalog();
+            let database = cat.database(&db)?;
+            let mut rps: Vec<_> = database.rps.values().collect();
+            rps.sort_by_key(|rp| rp.id);
+            let rows = rps
+                .iter()
+                .map(|rp| {
+                    vec![
+                        s(&rp.name),
+                        s(&influxql::format_go_duration(rp.duration_ns)),
+                        s(&influxql::format_go_duration(rp.shard_duration_ns)),
+                        Cell::Integer(rp.replication),
+                        Cell::Boolean(rp.name == database.default_rp),
+                    ]
+                })
+                .collect();
+            Ok(vec![SeriesResult {
+                name: None,
+                tags: None,
+                columns: cols(&[
+                    "name",
+                    "duration",
+                    "shardGroupDuration",
+                    "replicaN",
+                    "default",
+                ]),
+                values: rows,
+            }])
+        }
+        Statement::CreateRetentionPolicy {
+            name,
+            database,
+            duration,
+            replication,
+            shard_duration,
+            default,
+        } => {
+            p.authorize_admin().map_err(auth)?;
+            if *duration != 0 && *duration < 3_600_000_000_000 {
+                return Err(QueryError::new(
+                    "retention policy duration must be at least 1h0m0s",
+                ));
+            }
+            let shard = if *shard_duration > 0 {
+                *shard_duration
+            } else {
+                shard_duration_for(*duration)
+            };
+            store
+                .create_retention_policy(
+                    database,
+                    name,
+                    *duration,
+                    shard,
+                    i64::from(*replication),
+                    *default,
+                )
+                .await?;
+            Ok(vec![])
+        }
+        Statement::AlterRetentionPolicy {
+            name,
+            database,
+            duration,
+            default,
+            ..
+        } => {
+            p.authorize_admin().map_err(auth)?;
+            store
+                .alter_retention_policy(database, name, *duration, *default)
+                .await?;
+            Ok(vec![])
+        }
+        Statement::DropRetentionPolicy { name, database } => {
+            p.authorize_admin().map_err(auth)?;
+            store.drop_retention_policy(database, name).await?;
+            Ok(vec![])
+        }
+        Statement::ShowMeasurements {
+            database,
+            with_measurement,
+            condition,
+            limit,
+            offset,
+            ..
+        } => {
+            no_condition(condition)?;
+            let db = database_of(database.as_deref(), ctx)?;
+            p.authorize_read(&db).map_err(auth)?;
+            let cat = store.catalog();
+            let rp_id = default_rp(&cat, &db, ctx)?;
+            let matcher = with_measurement
+                .as_ref()
+                .map(|m| NameMatcher::new(&m.name))
+                .transpose()?;
+            let names: BTreeSet<&str> = cat
+                .measurements_of(rp_id)
+                .filter(|m| !m.series.is_empty())
+                .map(|m| m.name.as_str())
+                .filter(|n| matcher.as_ref().is_none_or(|mm| mm.matches(n)))
+                .collect();
+            let rows: Vec<Vec<Cell>> = page(names.into_iter(), *limit, *offset)
+                .map(|n| vec![s(n)])
+                .collect();
+            Ok(if rows.is_empty() {
+                vec![]
+            } else {
+                vec![single("measurements", &["name"], rows)]
+            })
+        }
+        Statement::ShowTagKeys {
+            database,
+            sources,
+            condition,
+            limit,
+            offset,
+            ..
+        } => {
+            no_condition(condition)?;
+            let db = database_of(database.as_deref(), ctx)?;
+            p.authorize_read(&db).map_err(auth)?;
+            let cat = store.catalog();
+            let rp_id = default_rp(&cat, &db, ctx)?;
+            let mut out = Vec::new();
+            for mid in measurements(&cat, rp_id, sources)? {
+                let m = &cat.measurements[&mid];
+                let rows: Vec<Vec<Cell>> = page(m.tags.keys(), *limit, *offset)
+                    .map(|k| vec![s(k)])
+                    .collect();
+                if !rows.is_empty() {
+                    out.push(single(&m.name, &["tagKey"], rows));
+                }
+            }
+            Ok(out)
+        }
+        Statement::ShowTagValues {
+            database,
+            sources,
+            key,
+            condition,
+            limit,
+            offset,
+            ..
+        } => {
+            no_condition(condition)?;
+            let db = database_of(database.as_deref(), ctx)?;
+            p.authorize_read(&db).map_err(auth)?;
+            let cat = store.catalog();
+            let rp_id = default_rp(&cat, &db, ctx)?;
+            let key_matcher = KeyMatcher::new(key)?;
+            let mut out = Vec::new();
+            for mid in measurements(&cat, rp_id, sources)? {
+                let m = &cat.measurements[&mid];
+                let pairs = m
+                    .tags
+                    .iter()
+                    .filter(|(k, _)| key_matcher.matches(k))
+                    .flat_map(|(k, values)| values.keys().map(move |v| (k, v)));
+                let rows: Vec<Vec<Cell>> = page(pairs, *limit, *offset)
+                    .map(|(k, v)| vec![s(k), s(v)])
+                    .collect();
+                if !rows.is_empty() {
+                    out.push(single(&m.name, &["key", "value"], rows));
+                }
+            }
+            Ok(out)
+        }
+        Statement::ShowFieldKeys {
+            database,
+            sources,
+            limit,
+            offset,
+            ..
+        } => {
+            let db = database_of(database.as_deref(), ctx)?;
+            p.authorize_read(&db).map_err(auth)?;
+            let cat = store.catalog();
+            let rp_id = default_rp(&cat, &db, ctx)?;
+            let mut out = Vec::new();
+            for mid in measurements(&cat, rp_id, sources)? {
+                let m = &cat.measurements[&mid];
+                let rows: Vec<Vec<Cell>> = page(m.fields.iter(), *limit, *offset)
+                    .map(|(k, f)| vec![s(k), s(f.field_type.as_str())])
+                    .collect();
+                if !rows.is_empty() {
+                    out.push(single(&m.name, &["fieldKey", "fieldType"], rows));
+                }
+            }
+            Ok(out)
+        }
+        Statement::ShowSeries {
+            database,
+            sources,
+            condition,
+            limit,
+            offset,
+            ..
+        } => {
+            no_condition(condition)?;
+            let db = database_of(database.as_deref(), ctx)?;
+            p.authorize_read(&db).map_err(auth)?;
+            let cat = store.catalog();
+            let rp_id = default_rp(&cat, &db, ctx)?;
+            let mut keys: Vec<&str> = Vec::new();
+            for mid in measurements(&cat, rp_id, sources)? {
+                let m = &cat.measurements[&mid];
+                keys.extend(
+                    m.series
+                        .iter()
+                        .filter_map(|id| cat.series.get(id))
+                        .map(|s| &*s.key),
+                );
+            }
+            keys.sort_unstable();
+            let rows: Vec<Vec<Cell>> = page(keys.into_iter(), *limit, *offset)
+                .map(|k| vec![s(k)])
+                .collect();
+            Ok(if rows.is_empty() {
+                vec![]
+            } else {
+                vec![SeriesResult {
+                    name: None,
+                    tags: None,
+                    columns: cols(&["key"]),
+                    values: rows,
+                }]
+            })
+        }
+        Statement::DropMeasurement { name } => {
+            let db = database_of(None, ctx)?;
+            p.authorize_write(&db).map_err(auth)?;
+            let ids: Vec<MeasurementId> = {
+                let cat = store.catalog();
+                let database = cat.database(&db)?;
+                database
+                    .rps
+                    .values()
+                    .filter_map(|rp| cat.measurement_id(rp.id, name))
+                    .collect()
+            };
+            if ids.is_empty() {
+                return Err(QueryError::new("measurement not found"));
+            }
+            for id in ids {
+                store.drop_measurement(id).await?;
+            }
+            Ok(vec![])
+        }
+        Statement::DropSeries { sources, condition } => {
+            no_condition(condition)?;
+            let db = database_of(None, ctx)?;
+            p.authorize_write(&db).map_err(auth)?;
+            let ids = {
+                let cat = store.catalog();
+                let mut ids = Vec::new();
+                for rp in cat.database(&db)?.rps.values() {
+                    for mid in measurements(&cat, rp.id, sources)? {
+                        ids.extend(cat.measurements[&mid].series.iter().copied());
+                    }
+                }
+                ids
+            };
+            store.drop_series(ids).await?;
+            Ok(vec![])
+        }
+        Statement::Delete { sources, condition } => {
+            no_condition(condition)?;
+            let db = database_of(None, ctx)?;
+            p.authorize_write(&db).map_err(auth)?;
+            let ids = {
+                let cat = store.catalog();
+                let mut ids = Vec::new();
+                for rp in cat.database(&db)?.rps.values() {
+                    for mid in measurements(&cat, rp.id, sources)? {
+                        ids.extend(cat.measurements[&mid].series.iter().copied());
+                    }
+                }
+                ids
+            };
+            store.drop_series(ids).await?;
+            Ok(vec![])
+        }
+        Statement::ShowUsers => {
+            p.authorize_admin().map_err(auth)?;
+            let dir = store.dir().to_path_buf();
+            let users = tokio::task::spawn_blocking(
+                move || -> Result<Vec<(String, bool)>, crate::Error> {
+                    let conn = crate::storage::admin_connection(&dir)?;
+                    Ok(crate::auth::list_users(&conn)?)
+                },
+            )
+            .await
+            .map_err(|_| QueryError::new("query failed"))??;
+            Ok(vec![SeriesResult {
+                name: None,
+                tags: None,
+                columns: cols(&["user", "admin"]),
+                values: users
+                    .into_iter()
+                    .map(|(u, a)| vec![s(&u), Cell::Boolean(a)])
+                    .collect(),
+            }])
+        }
+        Statement::CreateUser {
+            name,
+            password,
+            admin,
+        } => {
+            let (name, password, admin) = (name.clone(), password.clone(), *admin);
+            // The first admin may be created without credentials, as in 1.x.
+            let dir = store.dir().to_path_buf();
+            let principal = p.clone();
+            tokio::task::spawn_blocking(move || -> Result<(), QueryError> {
+                let conn = crate::storage::admin_connection(&dir)?;
+                let first = !crate::auth::has_admin(&conn).map_err(auth)?;
+                if !(first && admin) {
+                    principal.authorize_admin().map_err(auth)?;
+                }
+                crate::auth::create_user(&conn, &name, &password, admin).map_err(auth)
+            })
+            .await
+            .map_err(|_| QueryError::new("query failed"))??;
+            Ok(vec![])
+        }
+        Statement::SetPassword { name, password } => {
+            p.authorize_admin().map_err(auth)?;
+            let (name, password, dir) = (name.clone(), password.clone(), store.dir().to_path_buf());
+            tokio::task::spawn_blocking(move || -> Result<(), QueryError> {
+                let conn = crate::storage::admin_connection(&dir)?;
+                crate::auth::set_password(&conn, &name, &password).map_err(auth)
+            })
+            .await
+            .map_err(|_| QueryError::new("query failed"))??;
+            Ok(vec![])
+        }
+        Statement::DropUser { name } => {
+            p.authorize_admin().map_err(auth)?;
+            let (name, dir) = (name.clone(), store.dir().to_path_buf());
+            tokio::task::spawn_blocking(move || -> Result<(), QueryError> {
+                let conn = crate::storage::admin_connection(&dir)?;
+                crate::auth::drop_user(&conn, &name).map_err(auth)
+            })
+            .await
+            .map_err(|_| QueryError::new("query failed"))??;
+            Ok(vec![])
+        }
+        // Nothing to report: no continuous queries, subscriptions or shards of the 1.x kind.
+        Statement::ShowContinuousQueries
+        | Statement::ShowSubscriptions
+        | Statement::ShowQueries => Ok(vec![]),
+        other => Err(QueryError::new(format!(
+            "statement is not supported by tigk: {other}"
+        ))),
+    }
+}
+
+fn auth(e: crate::auth::AuthError) -> QueryError {
+    QueryError::new(e.to_string())
+}
+
+fn s(v: &str) -> Cell {
+    Cell::String(v.to_string())
+}
+
+fn cols(names: &[&str]) -> Vec<String> {
+    names.iter().map(|c| c.to_string()).collect()
+}
+
+fn single(name: &str, columns: &[&str], values: Vec<Vec<Cell>>) -> SeriesResult {
+    SeriesResult {
+        name: Some(name.to_string()),
+        tags: None,
+        columns: cols(columns),
+        values,
+    }
+}
+
+fn page<T>(it: impl Iterator<Item = T>, limit: u64, offset: u64) -> impl Iterator<Item = T> {
+    let take = if limit == 0 {
+        usize::MAX
+    } else {
+        limit as usize
+    };
+    it.skip(offset as usize).take(take)
+}
+
+/// 1.x: shard group duration follows the retention duration.
+fn shard_duration_for(duration: i64) -> i64 {
+    const HOUR: i64 = 3_600_000_000_000;
+    match duration {
+        0 => 168 * HOUR,
+        d if d < 2 * 24 * HOUR => HOUR,
+        d if d <= 180 * 24 * HOUR => 24 * HOUR,
+        _ => 168 * HOUR,
+    }
+}
+
+fn database_of(explicit: Option<&str>, ctx: &QueryContext) -> Result<String, QueryError> {
+    explicit
+        .map(str::to_string)
+        .or_else(|| ctx.database.clone())
+        .ok_or_else(|| QueryError::new("database name required"))
+}
+
+fn default_rp(cat: &Catalog, db: &str, ctx: &QueryContext) -> Result<RpId, QueryError> {
+    Ok(cat
+        .retention_policy(db, ctx.retention_policy.as_deref())?
+        .1
+        .id)
+}
+
+/// Conditions on SHOW and DELETE statements need the WHERE analyser; refuse them clearly
+/// until it is wired here rather than ignore them.
+fn no_condition(cond: &Option<influxql::Expr>) -> Result<(), QueryError> {
+    match cond {
+        None => Ok(()),
+        Some(_) => Err(QueryError::new(
+            "WHERE is not supported on this statement yet",
+        )),
+    }
+}
+
+/// Measurement ids named by FROM (all of the policy's when empty).
+fn measurements(
+    cat: &Catalog,
+    rp_id: RpId,
+    sources: &[Source],
+) -> Result<Vec<MeasurementId>, QueryError> {
+    let mut by_name: BTreeMap<&str, MeasurementId> = BTreeMap::new();
+    let all: Vec<_> = cat.measurements_of(rp_id).collect();
+    if sources.is_empty() {
+        for m in &all {
+            by_name.insert(&m.name, m.id);
+        }
+    }
+    for src in sources {
+        let Source::Measurement(m) = src else {
+            return Err(QueryError::new("subqueries are not allowed here"));
+        };
+        let matcher = NameMatcher::new(&m.name)?;
+        for candidate in &all {
+            if matcher.matches(&candidate.name) {
+                by_name.insert(&candidate.name, candidate.id);
+            }
+        }
+    }
+    Ok(by_name.into_values().collect())
+}
+
+enum NameMatcher {
+    Exact(String),
+    Regex(regex::Regex),
+}
+
+impl NameMatcher {
+    fn new(name: &MeasurementName) -> Result<Self, QueryError> {
+        Ok(match name {
+            MeasurementName::Name(n) => NameMatcher::Exact(n.clone()),
+            MeasurementName::Regex(r) => NameMatcher::Regex(compile(&r.0)?),
+        })
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            NameMatcher::Exact(n) => n == name,
+            NameMatcher::Regex(r) => r.is_match(name),
+        }
+    }
+}
+
+enum KeyMatcher {
+    Eq(String),
+    NotEq(String),
+    Regex(regex::Regex, bool),
+    In(Vec<String>),
+}
+
+impl KeyMatcher {
+    fn new(f: &TagKeyFilter) -> Result<Self, QueryError> {
+        Ok(match f {
+            TagKeyFilter::Eq(k) => KeyMatcher::Eq(k.clone()),
+            TagKeyFilter::NotEq(k) => KeyMatcher::NotEq(k.clone()),
+            TagKeyFilter::EqRegex(r) => KeyMatcher::Regex(compile(&r.0)?, true),
+            TagKeyFilter::NotEqRegex(r) => KeyMatcher::Regex(compile(&r.0)?, false),
+            TagKeyFilter::In(ks) => KeyMatcher::In(ks.clone()),
+        })
+    }
+
+    fn matches(&self, key: &str) -> bool {
+        match self {
+            KeyMatcher::Eq(k) => k == key,
+            KeyMatcher::NotEq(k) => k != key,
+            KeyMatcher::Regex(r, want) => r.is_match(key) == *want,
+            KeyMatcher::In(ks) => ks.iter().any(|k| k == key),
+        }
+    }
+}
+
+/// Regexes from queries are bounded in size so a hostile pattern cannot eat memory.
+pub fn compile(pattern: &str) -> Result<regex::Regex, QueryError> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .dfa_size_limit(1 << 20)
+        .build()
+        .map_err(|e| QueryError::new(format!("invalid regex: {e}")))
+}
