@@ -3,8 +3,9 @@
 //! This crate does no I/O so that the agent can depend on it without linking the store.
 //!
 //! - [`point`]: `Point`, `PointRef`, `FieldValue`, `FieldType`.
-//! - `line_protocol`: the 1.x parser (borrowing, line/column errors) and writer.
+//! - [`line_protocol`]: the 1.x parser (borrowing, line/column errors) and writer.
 
+pub mod line_protocol;
 pub mod point;
 
 pub use point::{FieldType, FieldValue, FieldValueRef, Point, PointRef};

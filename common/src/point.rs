@@ -133,8 +133,16 @@ impl PointRef<'_> {
     pub fn to_owned_point(&self) -> Point {
         Point {
             measurement: self.measurement.to_string(),
-            tags: self.tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            fields: self.fields.iter().map(|(k, v)| (k.to_string(), v.to_owned_value())).collect(),
+            tags: self
+                .tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            fields: self
+                .fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_owned_value()))
+                .collect(),
             timestamp: self.timestamp,
         }
     }
