@@ -60,7 +60,8 @@ struct FieldSpan {
 pub struct Parser<'a> {
     body: &'a [u8],
     pos: usize,
-    line: usize,
+    next_line: usize,
+    item_line: usize,
     precision: Precision,
     limits: Limits,
     // Reused across lines so that scanning allocates nothing.
@@ -73,7 +74,7 @@ impl fmt::Debug for Parser<'_> {
         f.debug_struct("Parser")
             .field("body_len", &self.body.len())
             .field("pos", &self.pos)
-            .field("line", &self.line)
+            .field("next_line", &self.next_line)
             .field("precision", &self.precision)
             .field("limits", &self.limits)
             .finish()
@@ -91,12 +92,19 @@ impl<'a> Parser<'a> {
         Parser {
             body,
             pos: 0,
-            line: 1,
+            next_line: 1,
+            item_line: 0,
             precision,
             limits,
             tags: Vec::new(),
             fields: Vec::new(),
         }
+    }
+
+    /// The 1-based line on which the item last returned by `next` starts (0 before the first).
+    /// Errors carry their own, more precise, position.
+    pub fn line(&self) -> usize {
+        self.item_line
     }
 
     fn parse_line(&mut self, buf: &'a [u8]) -> Scan<PointRef<'a>> {
@@ -253,9 +261,9 @@ impl<'a> Iterator for Parser<'a> {
             }
             let (end, newlines) = scan_line(body, start);
             let block = body.get(start..end).unwrap_or_default();
-            let block_line = self.line;
+            let block_line = self.next_line;
             self.pos = end + 1;
-            self.line += 1 + newlines;
+            self.next_line += 1 + newlines;
 
             let skipped = skip_whitespace(block, 0);
             let Some(&first) = block.get(skipped) else {
@@ -264,6 +272,7 @@ impl<'a> Iterator for Parser<'a> {
             if first == b'#' {
                 continue;
             }
+            self.item_line = block_line;
             let mut line = block.get(skipped..).unwrap_or_default();
             if let [rest @ .., b'\n'] = line {
                 line = rest;
