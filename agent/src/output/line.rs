@@ -41,8 +41,9 @@ pub fn write_point(out: &mut String, p: &Point) -> bool {
             FieldValue::Integer(i) => {
                 let _ = write!(out, "{i}i");
             }
+            // 1.6.7 rejects the `u` suffix; Telegraf clamps into a signed integer instead.
             FieldValue::Unsigned(u) => {
-                let _ = write!(out, "{u}u");
+                let _ = write!(out, "{}i", i64::try_from(*u).unwrap_or(i64::MAX));
             }
             FieldValue::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
             FieldValue::String(s) => {
@@ -62,8 +63,14 @@ pub fn write_point(out: &mut String, p: &Point) -> bool {
     true
 }
 
+/// A raw newline would end the line early; names carry it as the two characters `\n`, as
+/// Telegraf's serializer does. Inside string values (escaped only for `"` and `\`) it is kept.
 fn escape(out: &mut String, s: &str, special: &[char]) {
     for c in s.chars() {
+        if c == '\n' && special.contains(&' ') {
+            out.push_str("\\n");
+            continue;
+        }
         if special.contains(&c) {
             out.push('\\');
         }
@@ -95,13 +102,25 @@ mod tests {
                 ("tiny".into(), FieldValue::Float(1e-7)),
                 ("whole".into(), FieldValue::Float(3.0)),
                 ("nan".into(), FieldValue::Float(f64::NAN)),
+                ("u".into(), FieldValue::Unsigned(u64::MAX)),
             ],
             timestamp: Some(1_700_000_000_000_000_000),
         };
         assert_eq!(
             line(&p),
-            r#"disk\ usage\,x,path=/mnt/my\ disk,a\=b=c\,d used\ percent=12.5,n=-3i,ok=true,s="say \"hi\" \\o/",big=1000000000000000000000,tiny=0.0000001,whole=3 1700000000000000000"#
+            r#"disk\ usage\,x,path=/mnt/my\ disk,a\=b=c\,d used\ percent=12.5,n=-3i,ok=true,s="say \"hi\" \\o/",big=1000000000000000000000,tiny=0.0000001,whole=3,u=9223372036854775807i 1700000000000000000"#
         );
+    }
+
+    #[test]
+    fn newline_in_names_stays_on_one_line() {
+        let p = Point {
+            measurement: "m\nx".into(),
+            tags: vec![("t".into(), "a\nb".into())],
+            fields: vec![("s".into(), FieldValue::String("two\nlines".into()))],
+            timestamp: None,
+        };
+        assert_eq!(line(&p), "m\\nx,t=a\\nb s=\"two\nlines\"");
     }
 
     #[test]
