@@ -12,12 +12,10 @@ pub enum Error {
     #[error("{0}")]
     Config(String),
 
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The I/O error is part of the message rather than a `source`, so that `{:#}` in the
+    /// binary does not print it twice.
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
 
     /// An input failed to gather; the other inputs carry on.
     #[error("[inputs.{input}] {message}")]
@@ -44,7 +42,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io { path: path.into(), source }
+        Error::Io { path: path.into(), err: source }
     }
 
     pub(crate) fn gather(input: &'static str, message: impl std::fmt::Display) -> Error {
