@@ -26,12 +26,14 @@
 //! previous byte is `\`, so `\\` is not an escaped backslash). Clients depend on the results, so
 //! `parse.rs` mirrors each of those scanners, quirks included, rather than a cleaner grammar.
 //!
-//! - `parse.rs`: splitting the body into lines and each line into a point.
+//! - `parse.rs`: the [`Parser`] iterator: lines to points, unescaping, post-parse checks.
+//! - `scan.rs`: 1.x's byte scanners, mirrored quirk for quirk.
 //! - `write.rs`: the writer (escaping, float formatting) and [`series_key`].
 //! - `error.rs`: [`ParseError`] and [`ParseErrorKind`] with 1.x's messages.
 
 mod error;
 mod parse;
+mod scan;
 mod write;
 
 pub use error::{MAX_NANO_TIME, MIN_NANO_TIME, ParseError, ParseErrorKind};

@@ -3,6 +3,8 @@
 use std::borrow::Cow;
 
 use super::*;
+use crate::line_protocol::MAX_NANO_TIME;
+use crate::line_protocol::scan::{find_line_special, scan_line};
 use crate::point::FieldType;
 
 fn parse(body: &str) -> Vec<Result<PointRef<'_>, ParseError>> {
