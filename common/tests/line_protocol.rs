@@ -202,7 +202,13 @@ fn write_then_parse_round_trips() {
                 tags.push((k, rng.name()));
             }
         }
-        tags.sort();
+        // 1.x's order: by the key as written.
+        let written = |k: &str| {
+            let mut s = String::new();
+            common::line_protocol::escape_tag(&mut s, k);
+            s
+        };
+        tags.sort_by_key(|(k, _)| written(k));
         let mut fields: Vec<(String, FieldValue)> = Vec::new();
         for _ in 0..1 + rng.below(4) {
             let k = rng.name();

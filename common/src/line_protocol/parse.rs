@@ -146,17 +146,15 @@ impl<'a> Parser<'a> {
 
         // Stage 3.
         let key_escaped = buf.get(..key_end).is_some_and(|k| k.contains(&b'\\'));
-        let measurement = name(line, 0, meas_end, key_escaped, is_name_escape)?;
+        let measurement = measurement_name(line, meas_end, key_escaped)?;
         let mut tags = Vec::with_capacity(self.tags.len());
         for t in &self.tags {
             let key = name(line, t.key_start, t.key_end, key_escaped, is_tag_escape)?;
             let value = name(line, t.key_end + 1, t.value_end, key_escaped, is_tag_escape)?;
             tags.push((key, value));
         }
-        if key_escaped {
-            // Stage 1 sorted by the bytes as written; consumers expect the unescaped order.
-            tags.sort_by(|a, b| a.0.cmp(&b.0));
-        }
+        // Tags stay in stage 1's order, by key as written (escaped), which is 1.x's series-key
+        // order; it differs from plain string order only for keys with `,`, `=` or space.
         if tags.iter().any(|(k, _)| k == "time") {
             let measurement = measurement.into_owned();
             return fail(0, ParseErrorKind::TimeTagKey { measurement });
@@ -254,7 +252,8 @@ impl<'a> Iterator for Parser<'a> {
     }
 }
 
-/// Escapes removed from measurements and field keys (1.x's `escape.Unescape`).
+/// Escapes removed from field keys, and in the second pass over measurements (1.x's
+/// `escape.Unescape`).
 fn is_name_escape(b: u8) -> bool {
     matches!(b, b',' | b'"' | b' ' | b'=')
 }
@@ -262,6 +261,23 @@ fn is_name_escape(b: u8) -> bool {
 /// Escapes removed from tag keys and values (1.x's `unescapeTag`); `\"` stays.
 fn is_tag_escape(b: u8) -> bool {
     matches!(b, b',' | b' ' | b'=')
+}
+
+/// 1.x unescapes a measurement twice (`Point.Name()`: `unescapeMeasurement`, then
+/// `escape.Unescape`), so `a\\,b` names the measurement `a,b`. That is the name its index and
+/// `SHOW MEASUREMENTS` use, so it is ours too.
+fn measurement_name(line: &str, end: usize, escaped: bool) -> Scan<Cow<'_, str>> {
+    let once = name(line, 0, end, escaped, |b| b == b',' || b == b' ')?;
+    if !escaped {
+        return Ok(once);
+    }
+    let twice = match unescape(&once, |b, next| {
+        b == b'\\' && next.is_some_and(is_name_escape)
+    }) {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(s) => Some(s),
+    };
+    Ok(twice.map_or(once, Cow::Owned))
 }
 
 /// `line[start..end]`, with the backslash of each escape pair removed when `escaped` says the

@@ -24,12 +24,14 @@ pub enum WriteError {
     NoFields,
 }
 
-/// Appends `p` as one line (with its `\n`), tags sorted; writes nothing for an unwritable point.
+/// Appends `p` as one line (with its `\n`), tags in [`series_key`] order; writes nothing for an
+/// unwritable point.
 pub fn write_point(out: &mut String, p: &Point) {
     let _ = try_write_point(out, p);
 }
 
-/// Appends `p` as one line (with its `\n`), tags sorted; writes nothing for an unwritable point.
+/// Appends `p` as one line (with its `\n`), tags in [`series_key`] order; writes nothing for an
+/// unwritable point.
 pub fn write_point_ref(out: &mut String, p: &PointRef) {
     let _ = try_write_point_ref(out, p);
 }
@@ -46,8 +48,9 @@ pub fn try_write_point_ref(out: &mut String, p: &PointRef) -> Result<(), WriteEr
     write_line(out, &p.measurement, &p.tags, fields, p.timestamp)
 }
 
-/// Canonical series key `measurement,k1=v1,k2=v2` (tags sorted by key, line-protocol escaping)
-/// used by the store as the series identity. It is 1.x's form too (`SHOW SERIES`).
+/// Canonical series key `measurement,k1=v1,k2=v2` (line-protocol escaping, tags sorted by
+/// their escaped key as 1.x sorts them) used by the store as the series identity. It is 1.x's
+/// form too (`SHOW SERIES`).
 pub fn series_key(measurement: &str, tags: &[(impl AsRef<str>, impl AsRef<str>)]) -> String {
     let mut out = String::with_capacity(
         measurement.len()
@@ -184,17 +187,32 @@ fn write_line<'x, K: AsRef<str>, V: AsRef<str>>(
     Ok(())
 }
 
-/// Indices of `tags` in key order, stable so that equal keys keep their order.
+/// Indices of `tags` in 1.x's series-key order (by escaped key), stable so that equal keys keep
+/// their order.
 fn sorted_order<K: AsRef<str>, V>(tags: &[(K, V)]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..tags.len()).collect();
-    let key = |i: usize| tags.get(i).map(|(k, _)| k.as_ref());
+    let key = |i: usize| tags.get(i).map_or("", |(k, _)| k.as_ref());
+    let cmp = |a: &usize, b: &usize| escaped_tag_bytes(key(*a)).cmp(escaped_tag_bytes(key(*b)));
     if !order
         .windows(2)
-        .all(|w| matches!(w, [a, b] if key(*a) <= key(*b)))
+        .all(|w| matches!(w, [a, b] if cmp(a, b).is_le()))
     {
-        order.sort_by(|&a, &b| key(a).cmp(&key(b)));
+        order.sort_by(cmp);
     }
     order
+}
+
+/// The bytes [`escape_tag`] would write, without writing them.
+fn escaped_tag_bytes(s: &str) -> impl Iterator<Item = u8> + '_ {
+    s.bytes().flat_map(|c| {
+        match c {
+            b',' | b'=' | b' ' => [Some(b'\\'), Some(c)],
+            b'\n' => [Some(b'\\'), Some(b'n')],
+            _ => [None, Some(c)],
+        }
+        .into_iter()
+        .flatten()
+    })
 }
 
 #[cfg(test)]
@@ -322,5 +340,10 @@ mod tests {
         );
         assert_eq!(series_key("m=x,1", &[] as &[(&str, &str)]), "m=x\\,1");
         assert_eq!(series_key("m", &[("t", "=x")]), "m,t=\\=x");
+        // 1.x orders by the escaped key: `a\ b` after `a-b`, though ' ' < '-'.
+        assert_eq!(
+            series_key("m", &[("a b", "1"), ("a-b", "2")]),
+            "m,a-b=2,a\\ b=1"
+        );
     }
 }

@@ -4,7 +4,9 @@ use std::borrow::Cow;
 
 use super::*;
 use crate::line_protocol::MAX_NANO_TIME;
-use crate::line_protocol::scan::{find_line_special, scan_line};
+use crate::line_protocol::scan::{
+    FieldSpan, find_line_special, scan_fields, scan_line, walk_fields,
+};
 use crate::point::FieldType;
 
 fn parse(body: &str) -> Vec<Result<PointRef<'_>, ParseError>> {
@@ -136,9 +138,14 @@ fn tags_sorted_duplicates_rejected() {
         reason("m,longer_key_1=1,longer_key_1=2 f=1"),
         "duplicate tags"
     );
-    // Sorted by the unescaped key: "a b" (space) sorts before "a-b" although `\` > `-`.
-    let p = one("m,a-b=1,a\\ b=2 f=1").unwrap();
-    assert_eq!(p.tags[0].0, "a b");
+    // Sorted by the key as written, as 1.x orders series keys: `a\ b` after `a-b`.
+    let p = one("m,a\\ b=2,a-b=1 f=1").unwrap();
+    assert_eq!(p.tags[0].0, "a-b");
+    // Measurements are unescaped twice, as 1.x's `Point.Name()` does.
+    assert_eq!(
+        one(r#"a\\,b\\ c\\\"d\\x f=1"#).unwrap().measurement,
+        r#"a,b c\\"d\\x"#
+    );
 }
 
 #[test]
@@ -400,6 +407,124 @@ fn no_panic_on_prefixes_of_tricky_lines() {
             for start in 0..end.min(8) {
                 for r in Parser::new(&line[start..end], Precision::Minute) {
                     if let Err(e) = r {
+                        let _ = (e.influx_message(), e.to_string());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Tiny deterministic generator for the randomized tests below.
+fn random_lines(seed: u64, alphabet: &[&[u8]], count: usize, max_pieces: usize) -> Vec<Vec<u8>> {
+    let mut state = seed;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..count)
+        .map(|_| {
+            let n = (next() % max_pieces as u64) as usize;
+            (0..n)
+                .flat_map(|_| alphabet[(next() % alphabet.len() as u64) as usize].to_vec())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn regular_field_spans_match_1x_second_scanner() {
+    // Without backslashes, the spans recorded while validating must be the ones 1.x's
+    // `walkFields` finds, or the fast path would store different keys or values.
+    let alphabet: &[&[u8]] = &[
+        b"a=1",
+        b"b=-2.5",
+        b"c=t",
+        b"s=\"x,y=z\"",
+        b"q=\"x\"y",
+        b",",
+        b",",
+        b"=",
+        b"\"",
+        b" ",
+        b"a",
+        b"1",
+        b"x\"y",
+        b"\t",
+        b"e",
+        b"i",
+    ];
+    let mut compared = 0;
+    for line in random_lines(7, alphabet, 200_000, 14) {
+        let mut buf = b"m ".to_vec();
+        buf.extend_from_slice(&line);
+        let mut fast = Vec::new();
+        let Ok((start, end, true)) = scan_fields(&buf, 1, &mut fast) else {
+            continue;
+        };
+        let mut slow = Vec::new();
+        walk_fields(&buf, start, end, 1, usize::MAX, &mut slow).unwrap();
+        let spans = |v: &[FieldSpan]| {
+            v.iter()
+                .map(|f| (f.key_start, f.key_end, f.value_end))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            spans(&fast),
+            spans(&slow),
+            "{:?}",
+            String::from_utf8_lossy(&buf)
+        );
+        compared += 1;
+    }
+    assert!(compared > 10_000, "only {compared} regular lines");
+}
+
+#[test]
+fn random_input_never_panics() {
+    let alphabet: &[&[u8]] = &[
+        b"a",
+        b"=",
+        b",",
+        b" ",
+        b"\"",
+        b"\\",
+        b"\n",
+        b"\t",
+        b"#",
+        b"-",
+        b".",
+        b"0",
+        b"9",
+        b"e",
+        b"i",
+        b"u",
+        b"t",
+        b"f",
+        b"\xc3\xa9",
+        b"\xc3",
+        b"\xff",
+        b"\r",
+        b"\0",
+        b"time",
+        b"TRUE",
+    ];
+    let bodies = random_lines(42, alphabet, 50_000, 30);
+    for body in &bodies {
+        for precision in [Precision::Nanosecond, Precision::Hour] {
+            for item in Parser::new(body, precision) {
+                match item {
+                    Ok(p) => {
+                        assert!(!p.fields.is_empty());
+                        let mut keys: Vec<&str> = p.tags.iter().map(|(k, _)| k.as_ref()).collect();
+                        keys.sort_unstable();
+                        keys.dedup();
+                        assert_eq!(keys.len(), p.tags.len());
+                    }
+                    Err(e) => {
+                        assert!(e.line >= 1 && e.column >= 1);
                         let _ = (e.influx_message(), e.to_string());
                     }
                 }
