@@ -118,7 +118,8 @@ pub struct Point {
     pub timestamp: Option<i64>,
 }
 
-/// A parsed point borrowing from the request body. Tags are sorted by key and unique;
+/// A parsed point borrowing from the request body. Tags are sorted by key (as 1.x orders series
+/// keys: by the escaped key, which is plain order unless a key holds `,`, `=` or space) and unique;
 /// fields are unique by key (the last duplicate wins, as in 1.x). The timestamp is
 /// already scaled to nanoseconds by the parser's precision.
 #[derive(Debug, Clone, PartialEq)]

@@ -26,6 +26,30 @@
 //! previous byte is `\`, so `\\` is not an escaped backslash). Clients depend on the results, so
 //! `parse.rs` mirrors each of those scanners, quirks included, rather than a cleaner grammar.
 //!
+//! # Where we differ from 1.6.7, on purpose
+//!
+//! - Invalid UTF-8 anywhere in a line rejects the line (`invalid UTF-8`); 1.6.7 stores it in
+//!   values and fails the whole request with a 500 when it is in a name.
+//! - [`Limits`] on line length, tag count and field count are ours; the series-key limit is 1.x's.
+//! - What 1.x rejects only after parsing comes out as errors of distinct kinds, so that the HTTP
+//!   layer can word and count them as 1.x does: a `time` tag key or a lone `time` field
+//!   ([`ParseErrorKind::is_dropped`], counted in `dropped=N`), and one field key repeated with
+//!   different types ([`ParseErrorKind::FieldTypeConflict`], which fails the whole request).
+//! - With a backslash before an escaped character in a measurement (`a\\,b`), 1.6.7 names the
+//!   measurement `a,b` in its index (it unescapes measurements twice) but files the field keys
+//!   elsewhere, so the data can't be queried, and its series key keeps another spelling; we use
+//!   `a,b` for all three ([`series_key`] escapes it as for any other name).
+//! - Error positions (line, column) are ours; 1.x reports none.
+//!
+//! Everything else, including the quirks below, matches 1.6.7 as observed on a real server
+//! (the golden files in `tests/data` and randomized lines were compared with it):
+//! `\\` is not an escape in names (`t=a\\,b` is the value `a\,b`), `s="x"y` is the string
+//! `x"`, a comment containing `"` can swallow the lines after it, a backslash before a newline
+//! joins two lines, CRLF lines fail, a `time` field next to other fields is silently removed,
+//! and tags come sorted by their key *as written* (escaped), which is 1.x's series-key order.
+//!
+//! # Modules
+//!
 //! - `parse.rs`: the [`Parser`] iterator: lines to points, unescaping, post-parse checks.
 //! - `scan.rs`: 1.x's byte scanners, mirrored quirk for quirk.
 //! - `write.rs`: the writer (escaping, float formatting) and [`series_key`].

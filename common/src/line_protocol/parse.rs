@@ -263,11 +263,11 @@ fn is_tag_escape(b: u8) -> bool {
     matches!(b, b',' | b' ' | b'=')
 }
 
-/// 1.x unescapes a measurement twice (`Point.Name()`: `unescapeMeasurement`, then
-/// `escape.Unescape`), so `a\\,b` names the measurement `a,b`. That is the name its index and
-/// `SHOW MEASUREMENTS` use, so it is ours too.
+/// 1.x unescapes a measurement twice (its `escape.Unescape`, each pass removing the backslash
+/// of `\,` `\"` `\ ` `\=`), so `a\\=b` names the measurement `a=b`. That is the name its
+/// index and `SHOW MEASUREMENTS` use, so it is ours too.
 fn measurement_name(line: &str, end: usize, escaped: bool) -> Scan<Cow<'_, str>> {
-    let once = name(line, 0, end, escaped, |b| b == b',' || b == b' ')?;
+    let once = name(line, 0, end, escaped, is_name_escape)?;
     if !escaped {
         return Ok(once);
     }

@@ -144,7 +144,7 @@ fn tags_sorted_duplicates_rejected() {
     // Measurements are unescaped twice, as 1.x's `Point.Name()` does.
     assert_eq!(
         one(r#"a\\,b\\ c\\\"d\\x f=1"#).unwrap().measurement,
-        r#"a,b c\\"d\\x"#
+        r#"a,b c\"d\\x"#
     );
 }
 
