@@ -5,6 +5,7 @@
 //! - `select`: SELECT planning and execution.
 //! - [`Cell`]: a result value; the HTTP layer formats it (JSON with Go's float rules, CSV).
 
+pub mod cond;
 mod meta;
 pub mod select;
 

@@ -1,15 +1,135 @@
-//! SELECT execution. (Being built: see ARCHITECTURE.md.)
+//! SELECT: planning (`plan`), series selection and raw rows (`exec`), aggregates and
+//! GROUP BY time (`window`, `aggregate`), transformations and fill (`transform`),
+//! expression evaluation (`eval`, `value`).
+//!
+//! Execution streams group by group (one output series at a time): only one group's
+//! columns are in memory, and every read is bounded by the WHERE time range (narrowed
+//! further by LIMIT on GROUP BY time).
+
+mod aggregate;
+mod eval;
+mod exec;
+mod plan;
+mod transform;
+mod value;
+mod window;
 
 use influxql::SelectStatement;
 
+use super::cond::{MAX_TIME, Regexes};
 use super::{QueryContext, QueryError, SeriesResult};
 use crate::Store;
+use eval::Budget;
+use plan::{Mode, Plan};
+
+pub use plan::expr_name;
 
 /// Runs one SELECT. Blocking: call it off the async runtime.
 pub fn execute(
-    _store: &Store,
-    _stmt: &SelectStatement,
-    _ctx: &QueryContext,
+    store: &Store,
+    stmt: &SelectStatement,
+    ctx: &QueryContext,
 ) -> Result<Vec<SeriesResult>, QueryError> {
-    Err(QueryError::new("SELECT is not supported yet"))
+    let started = std::time::Instant::now();
+    let measurements = plan::resolve_sources(store, &stmt.sources, ctx)?;
+    let plan = plan::plan(stmt, measurements, ctx)?;
+    let regexes = match &plan.cond.filter {
+        Some(f) => Regexes::collect(f)?,
+        None => Regexes::default(),
+    };
+    let mut groups = exec::groups(store, &plan, &regexes, ctx)?;
+    if stmt.is_descending() {
+        groups.reverse();
+    }
+    let soffset = usize::try_from(stmt.soffset).unwrap_or(usize::MAX);
+    groups.drain(..soffset.min(groups.len()));
+    if stmt.slimit > 0 {
+        groups.truncate(usize::try_from(stmt.slimit).unwrap_or(usize::MAX));
+    }
+    let mut budget = Budget {
+        left: ctx.limits.max_points,
+    };
+    let tz = |_t: i64| 0i64;
+    let buckets = match plan.mode {
+        Mode::Aggregate | Mode::Multi => {
+            let data_min = if plan.interval > 0 && !plan.cond.has_lower_bound() {
+                earliest_point(store, &plan, &groups, ctx)?
+            } else {
+                None
+            };
+            match window::buckets(&plan, stmt, ctx, data_min, &tz)? {
+                Some(b) => Some(b),
+                None => return Ok(Vec::new()),
+            }
+        }
+        _ => None,
+    };
+    let mut out = Vec::new();
+    let mut total_rows = 0usize;
+    for g in &groups {
+        if started.elapsed() > ctx.limits.timeout {
+            return Err(QueryError::new("query timeout"));
+        }
+        let mut rows = match (plan.mode, &buckets) {
+            (Mode::Raw, _) => exec::raw_group(store, &plan, g, &regexes, &mut budget)?,
+            (Mode::RawTransform, _) => {
+                exec::raw_transform_group(store, &plan, g, &regexes, &mut budget)?
+            }
+            (Mode::Aggregate, Some(b)) => {
+                window::aggregate_group(store, &plan, g, b, &regexes, &mut budget)?
+            }
+            (Mode::Multi, Some(b)) => {
+                window::multi_group(store, &plan, g, b, &regexes, &mut budget)?
+            }
+            _ => Vec::new(),
+        };
+        exec::order_and_limit(&mut rows, stmt);
+        if rows.is_empty() {
+            continue;
+        }
+        total_rows += rows.len();
+        if total_rows > ctx.limits.max_rows {
+            return Err(QueryError::new(format!(
+                "max-select-rows limit exceeded: ({total_rows}/{})",
+                ctx.limits.max_rows
+            )));
+        }
+        out.push(exec::series_result(&plan, g, rows));
+    }
+    Ok(out)
+}
+
+/// The earliest point of the statement's fields: 1.6.7 starts GROUP BY time buckets there
+/// when the WHERE clause has no lower time bound.
+fn earliest_point(
+    store: &Store,
+    plan: &Plan,
+    groups: &[exec::Group],
+    ctx: &QueryContext,
+) -> Result<Option<i64>, QueryError> {
+    let upper = if plan.cond.has_upper_bound() {
+        plan.cond.max_time
+    } else {
+        ctx.now.min(MAX_TIME)
+    };
+    let mut min: Option<i64> = None;
+    for g in groups {
+        let Some(m) = plan.measurements.get(g.meas) else {
+            continue;
+        };
+        for s in &g.series {
+            for c in &plan.calls {
+                let Some(def) = m.fields.get(&c.field) else {
+                    continue;
+                };
+                // TODO(storage): a header-only "first time of a column" would avoid decoding.
+                if let Some((t, _)) = store.read_column(s.id, def.id, plan.cond.min_time, upper)? {
+                    if let Some(&first) = t.first() {
+                        min = Some(min.map_or(first, |m: i64| m.min(first)));
+                    }
+                }
+            }
+        }
+    }
+    Ok(min)
 }

@@ -1,0 +1,338 @@
+//! Per-bucket reducers for aggregates and selectors, with 1.x's tie-breaking.
+
+use std::cmp::Ordering;
+
+use super::plan::Func;
+use super::value::Value;
+
+/// A point fed to a reducer: time, value, and which series (of the group) it came from.
+#[derive(Debug, Clone)]
+pub struct Pt {
+    pub time: i64,
+    pub value: Value,
+    pub series: usize,
+}
+
+/// The state of one call in one bucket.
+#[derive(Debug, Clone)]
+pub enum Acc {
+    Count(i64),
+    Mean {
+        sum: f64,
+        n: u64,
+    },
+    SumF(f64),
+    SumI(i64),
+    SumU(u64),
+    /// min/max/first/last: the selected point.
+    Sel(Option<Pt>),
+    /// Everything that needs all the values.
+    All(Vec<Pt>),
+}
+
+impl Acc {
+    pub fn new(func: Func, integer_sum: Option<bool>) -> Acc {
+        match func {
+            Func::Count => Acc::Count(0),
+            Func::Mean => Acc::Mean { sum: 0.0, n: 0 },
+            Func::Sum => match integer_sum {
+                Some(true) => Acc::SumI(0),
+                Some(false) => Acc::SumU(0),
+                None => Acc::SumF(0.0),
+            },
+            Func::Min | Func::Max | Func::First | Func::Last => Acc::Sel(None),
+            _ => Acc::All(Vec::new()),
+        }
+    }
+
+    /// Feeds a float without building a [`Value`] (the hot path).
+    #[inline]
+    pub fn push_f64(&mut self, func: Func, time: i64, v: f64, series: usize) {
+        match self {
+            Acc::Count(n) => *n += 1,
+            Acc::Mean { sum, n } => {
+                *sum += v;
+                *n += 1;
+            }
+            Acc::SumF(s) => *s += v,
+            Acc::Sel(cur) => {
+                let better = match cur {
+                    None => true,
+                    Some(p) => {
+                        let pv = p.value.as_f64().unwrap_or(f64::NAN);
+                        match func {
+                            Func::Max => v > pv || (v == pv && time < p.time),
+                            Func::Min => v < pv || (v == pv && time < p.time),
+                            Func::First => time < p.time,
+                            _ => time > p.time,
+                        }
+                    }
+                };
+                if better {
+                    *cur = Some(Pt {
+                        time,
+                        value: Value::Float(v),
+                        series,
+                    });
+                }
+            }
+            _ => self.push(
+                func,
+                Pt {
+                    time,
+                    value: Value::Float(v),
+                    series,
+                },
+            ),
+        }
+    }
+
+    pub fn push(&mut self, func: Func, p: Pt) {
+        match self {
+            Acc::Count(n) => *n += 1,
+            Acc::Mean { sum, n } => {
+                if let Some(v) = p.value.as_f64() {
+                    *sum += v;
+                    *n += 1;
+                }
+            }
+            Acc::SumF(s) => *s += p.value.as_f64().unwrap_or(0.0),
+            Acc::SumI(s) => {
+                if let Value::Integer(v) = p.value {
+                    *s = s.wrapping_add(v);
+                }
+            }
+            Acc::SumU(s) => {
+                if let Value::Unsigned(v) = p.value {
+                    *s = s.wrapping_add(v);
+                }
+            }
+            Acc::Sel(cur) => {
+                let better = match cur {
+                    None => true,
+                    Some(c) => match func {
+                        Func::Max => match p.value.compare(&c.value) {
+                            Some(Ordering::Greater) => true,
+                            Some(Ordering::Equal) => p.time < c.time,
+                            _ => false,
+                        },
+                        Func::Min => match p.value.compare(&c.value) {
+                            Some(Ordering::Less) => true,
+                            Some(Ordering::Equal) => p.time < c.time,
+                            _ => false,
+                        },
+                        Func::First => p.time < c.time,
+                        _ => p.time > c.time,
+                    },
+                };
+                if better {
+                    *cur = Some(p);
+                }
+            }
+            Acc::All(v) => v.push(p),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Acc::Count(n) => *n == 0,
+            Acc::Mean { n, .. } => *n == 0,
+            Acc::SumF(_) | Acc::SumI(_) | Acc::SumU(_) => false,
+            Acc::Sel(p) => p.is_none(),
+            Acc::All(v) => v.is_empty(),
+        }
+    }
+
+    /// The single result: value and, for selectors, the chosen point (time, series).
+    pub fn finish(self, func: Func) -> Option<(Value, Option<(i64, usize)>)> {
+        match self {
+            Acc::Count(n) => Some((Value::Integer(n), None)),
+            Acc::Mean { sum, n } => (n > 0).then(|| (Value::Float(sum / n as f64), None)),
+            Acc::SumF(s) => Some((Value::Float(s), None)),
+            Acc::SumI(s) => Some((Value::Integer(s), None)),
+            Acc::SumU(s) => Some((Value::Unsigned(s), None)),
+            Acc::Sel(p) => p.map(|p| (p.value, Some((p.time, p.series)))),
+            Acc::All(points) => finish_all(func, points),
+        }
+    }
+}
+
+fn sort_by_value(points: &mut [Pt]) {
+    points.sort_by(|a, b| {
+        a.value
+            .compare(&b.value)
+            .unwrap_or(Ordering::Equal)
+            .then(a.time.cmp(&b.time))
+    });
+}
+
+fn finish_all(func: Func, mut points: Vec<Pt>) -> Option<(Value, Option<(i64, usize)>)> {
+    if points.is_empty() {
+        return None;
+    }
+    match func {
+        Func::Median => {
+            sort_by_value(&mut points);
+            let n = points.len();
+            let mid = points.get(n / 2)?.value.clone();
+            if n % 2 == 1 {
+                return Some((mid_value(mid), None));
+            }
+            let lo = points.get(n / 2 - 1)?.value.as_f64()?;
+            let hi = mid.as_f64()?;
+            Some((Value::Float(lo + (hi - lo) / 2.0), None))
+        }
+        Func::Mode => {
+            sort_by_value(&mut points);
+            let mut best: Option<(&Value, usize)> = None;
+            let mut i = 0;
+            while i < points.len() {
+                let mut j = i + 1;
+                while j < points.len()
+                    && points.get(j).map(|p| &p.value) == points.get(i).map(|p| &p.value)
+                {
+                    j += 1;
+                }
+                let run = j - i;
+                if best.is_none_or(|(_, c)| run > c) {
+                    best = points.get(i).map(|p| (&p.value, run));
+                }
+                i = j;
+            }
+            best.map(|(v, _)| (v.clone(), None))
+        }
+        Func::Spread => {
+            let mut min = points.first()?.value.clone();
+            let mut max = min.clone();
+            for p in &points {
+                if p.value.compare(&min) == Some(Ordering::Less) {
+                    min = p.value.clone();
+                }
+                if p.value.compare(&max) == Some(Ordering::Greater) {
+                    max = p.value.clone();
+                }
+            }
+            Some((
+                super::value::arithmetic(influxql::BinaryOp::Sub, &max, &min),
+                None,
+            ))
+        }
+        Func::Stddev => {
+            let vals: Vec<f64> = points.iter().filter_map(|p| p.value.as_f64()).collect();
+            if vals.len() < 2 {
+                return Some((Value::Null, None)).filter(|_| !vals.is_empty());
+            }
+            let n = vals.len() as f64;
+            let mean = vals.iter().sum::<f64>() / n;
+            let var = vals.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0);
+            Some((Value::Float(var.sqrt()), None))
+        }
+        Func::Percentile(p) => {
+            sort_by_value(&mut points);
+            let idx = (points.len() as f64 * p / 100.0 + 0.5).floor() as i64 - 1;
+            if idx < 0 {
+                return None;
+            }
+            let pt = points.get(idx as usize)?;
+            Some((pt.value.clone(), Some((pt.time, pt.series))))
+        }
+        Func::CountDistinct => {
+            let mut vals: Vec<Value> = points.into_iter().map(|p| p.value).collect();
+            vals.sort_by(|a, b| a.compare(b).unwrap_or(Ordering::Equal));
+            vals.dedup();
+            Some((Value::Integer(vals.len() as i64), None))
+        }
+        Func::Integral(unit) => {
+            points.sort_by_key(|p| p.time);
+            let mut sum = 0.0;
+            let mut prev: Option<(i64, f64)> = None;
+            for p in &points {
+                let Some(v) = p.value.as_f64() else { continue };
+                if let Some((pt, pv)) = prev {
+                    if p.time != pt {
+                        sum += 0.5 * (v + pv) * ((p.time - pt) as f64 / unit as f64);
+                    }
+                }
+                prev = Some((p.time, v));
+            }
+            Some((Value::Float(sum), None))
+        }
+        _ => None,
+    }
+}
+
+/// Odd-count medians are floats in 1.x, whatever the field type.
+fn mid_value(v: Value) -> Value {
+    match v.as_f64() {
+        Some(f) => Value::Float(f),
+        None => v,
+    }
+}
+
+/// Rows of a multi-row function in one bucket, as (time, value, series).
+pub fn finish_multi(
+    func: Func,
+    mut points: Vec<Pt>,
+    tag_key: impl Fn(usize) -> Vec<String>,
+    has_tags: bool,
+) -> Vec<Pt> {
+    match func {
+        Func::Distinct => {
+            // One row per value, ordered by first occurrence, then by value.
+            points.sort_by(|a, b| a.time.cmp(&b.time));
+            let mut out: Vec<Pt> = Vec::new();
+            for p in points {
+                if !out.iter().any(|o| o.value == p.value) {
+                    out.push(p);
+                }
+            }
+            out.sort_by(|a, b| {
+                a.time
+                    .cmp(&b.time)
+                    .then(a.value.compare(&b.value).unwrap_or(Ordering::Equal))
+            });
+            out
+        }
+        Func::Top(n) | Func::Bottom(n) => {
+            let top = matches!(func, Func::Top(_));
+            let better = |a: &Pt, b: &Pt| -> Ordering {
+                // Best first: the larger (top) or smaller (bottom) value, then the earlier time.
+                let ord = a.value.compare(&b.value).unwrap_or(Ordering::Equal);
+                let ord = if top { ord.reverse() } else { ord };
+                ord.then(a.time.cmp(&b.time))
+            };
+            if has_tags {
+                // The best point per distinct tag set, then the best n of those.
+                let mut best: Vec<(Vec<String>, Pt)> = Vec::new();
+                for p in points {
+                    let key = tag_key(p.series);
+                    match best.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, cur)) => {
+                            if better(&p, cur) == Ordering::Less {
+                                *cur = p;
+                            }
+                        }
+                        None => best.push((key, p)),
+                    }
+                }
+                points = best.into_iter().map(|(_, p)| p).collect();
+            }
+            points.sort_by(&better);
+            points.truncate(n);
+            points.sort_by(|a, b| a.time.cmp(&b.time).then(better(a, b)));
+            points
+        }
+        Func::Sample(n) => {
+            // Deterministic stand-in for 1.x's random reservoir: evenly spaced points.
+            points.sort_by_key(|p| p.time);
+            if points.len() <= n {
+                return points;
+            }
+            let len = points.len();
+            (0..n)
+                .filter_map(|i| points.get(i * len / n).cloned())
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,350 @@
+//! Execution: series selection and grouping, raw queries, transformations of raw fields.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use influxql::{DataType, SelectStatement};
+
+use super::eval::{self, Budget, RowCtx, Rows};
+use super::plan::{Dims, MeasRef, Output, PExpr, Plan, TransformInput};
+use super::transform;
+use super::value::Value;
+use crate::Store;
+use crate::query::cond::{self, Reduced, Regexes};
+use crate::query::{Cell, QueryContext, QueryError, SeriesResult};
+use crate::storage::SeriesId;
+
+/// One series of the store selected by the WHERE clause.
+pub struct SeriesIn {
+    pub id: SeriesId,
+    pub tags: Arc<[(String, String)]>,
+    /// The field predicate left for this series, if any.
+    pub filter: Option<influxql::Expr>,
+}
+
+/// One output series: a measurement and a GROUP BY tag set.
+pub struct Group {
+    pub meas: usize,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub series: Vec<SeriesIn>,
+}
+
+/// Selects series through the tag index and groups them by the GROUP BY tags, in 1.x's
+/// output order (measurement, then tag values).
+pub fn groups(
+    store: &Store,
+    plan: &Plan,
+    regexes: &Regexes,
+    ctx: &QueryContext,
+) -> Result<Vec<Group>, QueryError> {
+    let cat = store.catalog();
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    for (mi, mref) in plan.measurements.iter().enumerate() {
+        let Some(m) = cat.measurements.get(&mref.id) else {
+            continue;
+        };
+        let candidates: Vec<SeriesId> = match &plan.cond.filter {
+            Some(f) => match cond::index_candidates(f, m, regexes) {
+                Some(set) => set.into_iter().collect(),
+                None => m.series.iter().copied().collect(),
+            },
+            None => m.series.iter().copied().collect(),
+        };
+        let keys: Vec<String> = match &plan.dims {
+            None => Vec::new(),
+            Some(Dims::Keys(k)) => k.clone(),
+            Some(Dims::All) => m.tags.keys().cloned().collect(),
+            Some(Dims::Regex(re)) => m.tags.keys().filter(|k| re.is_match(k)).cloned().collect(),
+        };
+        let mut by_key: BTreeMap<Vec<String>, Vec<SeriesIn>> = BTreeMap::new();
+        for id in candidates {
+            let Some(s) = cat.series.get(&id) else {
+                continue;
+            };
+            let filter = match &plan.cond.filter {
+                None => None,
+                Some(f) => match cond::reduce_for_series(f, m, &s.tags, regexes) {
+                    Reduced::False => continue,
+                    Reduced::True => None,
+                    Reduced::Fields(e) => Some(e),
+                },
+            };
+            total += 1;
+            if total > ctx.limits.max_series {
+                return Err(QueryError::new(format!(
+                    "max-select-series limit exceeded: ({total}/{})",
+                    ctx.limits.max_series
+                )));
+            }
+            let key: Vec<String> = keys
+                .iter()
+                .map(|k| eval::tag(&s.tags, k).unwrap_or("").to_string())
+                .collect();
+            by_key.entry(key).or_default().push(SeriesIn {
+                id,
+                tags: s.tags.clone(),
+                filter,
+            });
+        }
+        for (key, mut series) in by_key {
+            series.sort_by(|a, b| a.tags.cmp(&b.tags));
+            let tags = plan
+                .dims
+                .as_ref()
+                .map(|_| keys.iter().cloned().zip(key).collect());
+            out.push(Group {
+                meas: mi,
+                tags,
+                series,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Applies ORDER BY, OFFSET and LIMIT to one series' rows.
+pub fn order_and_limit(rows: &mut Vec<(i64, Vec<Cell>)>, stmt: &SelectStatement) {
+    if stmt.is_descending() {
+        rows.reverse();
+    }
+    let offset = usize::try_from(stmt.offset).unwrap_or(usize::MAX);
+    if offset > 0 {
+        rows.drain(..offset.min(rows.len()));
+    }
+    if stmt.limit > 0 {
+        rows.truncate(usize::try_from(stmt.limit).unwrap_or(usize::MAX));
+    }
+}
+
+pub fn series_result(plan: &Plan, g: &Group, rows: Vec<(i64, Vec<Cell>)>) -> SeriesResult {
+    SeriesResult {
+        name: plan.measurements.get(g.meas).map(|m| m.name.clone()),
+        tags: g.tags.clone(),
+        columns: plan.columns.clone(),
+        values: rows
+            .into_iter()
+            .map(|(t, mut cells)| {
+                cells.insert(0, Cell::Time(t));
+                cells
+            })
+            .collect(),
+    }
+}
+
+/// Rows of one series that pass its filter: the row table and the indexes kept.
+#[allow(clippy::too_many_arguments)]
+pub fn filtered_rows(
+    store: &Store,
+    m: &MeasRef,
+    s: &SeriesIn,
+    drivers: &[String],
+    lo: i64,
+    hi: i64,
+    regexes: &Regexes,
+    budget: &mut Budget,
+) -> Result<(Vec<String>, Rows, Vec<usize>), QueryError> {
+    let mut fields: Vec<String> = drivers.to_vec();
+    if let Some(f) = &s.filter {
+        eval::expr_fields(f, m, &mut fields);
+    }
+    let cols = eval::load(store, m, s.id, &fields, lo, hi, budget)?;
+    let rows = eval::join(&cols, &fields, drivers.len());
+    let keep: Vec<usize> = match &s.filter {
+        None => (0..rows.times.len()).collect(),
+        Some(f) => (0..rows.times.len())
+            .filter(|&row| {
+                let ctx = RowCtx {
+                    fields: &fields,
+                    rows: &rows,
+                    row,
+                    tags: &s.tags,
+                    m,
+                };
+                eval::eval_cond(f, &ctx, regexes)
+            })
+            .collect(),
+    };
+    Ok((fields, rows, keep))
+}
+
+/// A raw query (no functions) for one group.
+pub fn raw_group(
+    store: &Store,
+    plan: &Plan,
+    g: &Group,
+    regexes: &Regexes,
+    budget: &mut Budget,
+) -> Result<Vec<(i64, Vec<Cell>)>, QueryError> {
+    let Some(m) = plan.measurements.get(g.meas) else {
+        return Ok(Vec::new());
+    };
+    let mut drivers = Vec::new();
+    for o in &plan.outputs {
+        if let Output::Expr(e) = o {
+            eval::pexpr_fields(e, m, &mut drivers);
+        }
+    }
+    if drivers.is_empty() {
+        // Only tags selected: 1.x returns nothing.
+        return Ok(Vec::new());
+    }
+    let mut rows_out: Vec<(i64, Vec<Cell>)> = Vec::new();
+    for s in &g.series {
+        let (fields, rows, keep) = filtered_rows(
+            store,
+            m,
+            s,
+            &drivers,
+            plan.cond.min_time,
+            plan.cond.max_time,
+            regexes,
+            budget,
+        )?;
+        for row in keep {
+            let ctx = RowCtx {
+                fields: &fields,
+                rows: &rows,
+                row,
+                tags: &s.tags,
+                m,
+            };
+            let refs = |n: &str, t: Option<DataType>| ctx.get(n, t);
+            let cells = plan
+                .outputs
+                .iter()
+                .map(|o| match o {
+                    Output::Expr(e) => eval::eval_pexpr(e, &refs, &|_| Value::Null).into_cell(),
+                    Output::Transform(..) => Cell::Null,
+                })
+                .collect();
+            rows_out.push((rows.times.get(row).copied().unwrap_or(0), cells));
+        }
+    }
+    // Stable: rows with equal times keep the series order.
+    rows_out.sort_by_key(|r| r.0);
+    Ok(rows_out)
+}
+
+/// Transformations of raw fields (derivative(f), difference(f), ...) for one group.
+pub fn raw_transform_group(
+    store: &Store,
+    plan: &Plan,
+    g: &Group,
+    regexes: &Regexes,
+    budget: &mut Budget,
+) -> Result<Vec<(i64, Vec<Cell>)>, QueryError> {
+    let Some(m) = plan.measurements.get(g.meas) else {
+        return Ok(Vec::new());
+    };
+    let mut columns: Vec<BTreeMap<i64, Value>> = Vec::new();
+    for o in &plan.outputs {
+        let mut out = BTreeMap::new();
+        if let Output::Transform(t, TransformInput::Raw(field)) = o {
+            if let Some(def) = m.fields.get(field) {
+                numeric_check(
+                    transform_name(t),
+                    def.field_type,
+                    !matches!(t, super::plan::Transform::Elapsed(_)),
+                )?;
+            }
+            let mut points: Vec<(i64, Value)> = Vec::new();
+            for s in &g.series {
+                let (_, rows, keep) = filtered_rows(
+                    store,
+                    m,
+                    s,
+                    std::slice::from_ref(field),
+                    plan.cond.min_time,
+                    plan.cond.max_time,
+                    regexes,
+                    budget,
+                )?;
+                for row in keep {
+                    let v = rows
+                        .values
+                        .first()
+                        .and_then(|c| c.get(row))
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    if !v.is_null() {
+                        points.push((rows.times.get(row).copied().unwrap_or(0), v));
+                    }
+                }
+            }
+            points.sort_by_key(|p| p.0);
+            out.extend(transform::apply(*t, &points, 1_000_000_000));
+        }
+        columns.push(out);
+    }
+    Ok(zip_columns(columns))
+}
+
+/// Joins per-field (time -> value) maps into rows, by time.
+pub fn zip_columns(columns: Vec<BTreeMap<i64, Value>>) -> Vec<(i64, Vec<Cell>)> {
+    let mut times: Vec<i64> = columns.iter().flat_map(|c| c.keys().copied()).collect();
+    times.sort_unstable();
+    times.dedup();
+    times
+        .into_iter()
+        .map(|t| {
+            (
+                t,
+                columns
+                    .iter()
+                    .map(|c| c.get(&t).cloned().unwrap_or(Value::Null).into_cell())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+pub fn transform_name(t: &super::plan::Transform) -> &'static str {
+    use super::plan::Transform::*;
+    match t {
+        Derivative {
+            non_negative: false,
+            ..
+        } => "derivative",
+        Derivative {
+            non_negative: true, ..
+        } => "non_negative_derivative",
+        Difference {
+            non_negative: false,
+        } => "difference",
+        Difference { non_negative: true } => "non_negative_difference",
+        MovingAverage(_) => "moving_average",
+        CumulativeSum => "cumulative_sum",
+        Elapsed(_) => "elapsed",
+    }
+}
+
+/// 1.x fails numeric functions on strings and booleans with its iterator type names.
+pub fn numeric_check(
+    func: &str,
+    t: common::FieldType,
+    numeric_only: bool,
+) -> Result<(), QueryError> {
+    if !numeric_only {
+        return Ok(());
+    }
+    let kind = match t {
+        common::FieldType::String => "string",
+        common::FieldType::Boolean => "boolean",
+        _ => return Ok(()),
+    };
+    Err(QueryError::new(format!(
+        "unsupported {func} iterator type: *query.{kind}InterruptIterator"
+    )))
+}
+
+/// Whether the projection references only the call (and literals): aux references need
+/// the selected point.
+pub fn has_refs(e: &PExpr) -> bool {
+    match e {
+        PExpr::Ref(..) => true,
+        PExpr::Binary(_, l, r) => has_refs(l) || has_refs(r),
+        PExpr::Math(_, a) => a.iter().any(has_refs),
+        _ => false,
+    }
+}

@@ -1,0 +1,848 @@
+//! Planning: sources, wildcard expansion, function checks, GROUP BY, all with 1.x's errors.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::FieldType;
+use influxql::{
+    BinaryOp, Call, DataType, Expr, Fill, MeasurementName, SelectStatement, Source, WildcardType,
+};
+
+use super::value::{Value, is_math_function, math_arity};
+use crate::query::cond::{self, Condition};
+use crate::query::{QueryContext, QueryError};
+use crate::storage::{FieldDef, MeasurementId};
+
+/// One measurement a statement reads.
+#[derive(Debug, Clone)]
+pub struct MeasRef {
+    pub name: String,
+    pub id: MeasurementId,
+    pub fields: BTreeMap<String, FieldDef>,
+    pub tag_keys: Vec<String>,
+}
+
+/// A per-point (or per-bucket) expression.
+#[derive(Debug, Clone)]
+pub enum PExpr {
+    /// A field or tag, decided per measurement.
+    Ref(String, Option<DataType>),
+    Literal(Value),
+    /// The result of `calls[i]` in the current bucket.
+    Call(usize),
+    Binary(BinaryOp, Box<PExpr>, Box<PExpr>),
+    Math(String, Vec<PExpr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Func {
+    Count,
+    CountDistinct,
+    Mean,
+    Sum,
+    Min,
+    Max,
+    First,
+    Last,
+    Median,
+    Mode,
+    Spread,
+    Stddev,
+    Percentile(f64),
+    Integral(i64),
+    Distinct,
+    Top(usize),
+    Bottom(usize),
+    Sample(usize),
+}
+
+impl Func {
+    pub fn is_selector(self) -> bool {
+        matches!(
+            self,
+            Func::Min
+                | Func::Max
+                | Func::First
+                | Func::Last
+                | Func::Percentile(_)
+                | Func::Top(_)
+                | Func::Bottom(_)
+                | Func::Sample(_)
+        )
+    }
+    /// Produces several rows per bucket.
+    pub fn is_multi(self) -> bool {
+        matches!(
+            self,
+            Func::Distinct | Func::Top(_) | Func::Bottom(_) | Func::Sample(_)
+        )
+    }
+}
+
+/// An aggregate or selector over one field.
+#[derive(Debug, Clone)]
+pub struct AggCall {
+    pub func: Func,
+    pub field: String,
+    /// `top(f, tag1, tag2, N)`: the tags.
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Transform {
+    Derivative {
+        unit: Option<i64>,
+        non_negative: bool,
+    },
+    Difference {
+        non_negative: bool,
+    },
+    MovingAverage(usize),
+    CumulativeSum,
+    Elapsed(i64),
+}
+
+#[derive(Debug, Clone)]
+pub enum Output {
+    Expr(PExpr),
+    /// A transformation over a raw field (no GROUP BY time) or over `calls[i]`.
+    Transform(Transform, TransformInput),
+}
+
+#[derive(Debug, Clone)]
+pub enum TransformInput {
+    Raw(String),
+    Call(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    Raw,
+    RawTransform,
+    Aggregate,
+    /// One distinct/top/bottom/sample call, several rows per bucket.
+    Multi,
+}
+
+#[derive(Debug, Clone)]
+pub enum Dims {
+    Keys(Vec<String>),
+    All,
+    Regex(regex::Regex),
+}
+
+#[derive(Debug)]
+pub struct Plan {
+    pub measurements: Vec<MeasRef>,
+    pub columns: Vec<String>,
+    pub outputs: Vec<Output>,
+    pub calls: Vec<AggCall>,
+    pub mode: Mode,
+    pub cond: Condition,
+    pub interval: i64,
+    pub offset: i64,
+    /// Explicit tag keys, `*` or a regex; `None` without GROUP BY tags.
+    pub dims: Option<Dims>,
+    pub fill: Fill,
+}
+
+/// The database, retention policy and measurements of the sources, with 1.x's errors.
+pub fn resolve_sources(
+    store: &crate::Store,
+    sources: &[Source],
+    ctx: &QueryContext,
+) -> Result<Vec<MeasRef>, QueryError> {
+    let cat = store.catalog();
+    let mut out: BTreeMap<String, MeasRef> = BTreeMap::new();
+    for src in sources {
+        let m = match src {
+            Source::Measurement(m) => m,
+            Source::SubQuery(_) => return Err(QueryError::new("subqueries are not supported yet")),
+        };
+        let db = match m.database.as_deref().or(ctx.database.as_deref()) {
+            Some(db) if !db.is_empty() => db,
+            _ => return Err(QueryError::new("database name required")),
+        };
+        ctx.principal
+            .authorize_read(db)
+            .map_err(|e| QueryError::new(e.to_string()))?;
+        let database = cat
+            .databases
+            .get(db)
+            .ok_or_else(|| QueryError::new(format!("database not found: {db}")))?;
+        let rp_name = m
+            .retention_policy
+            .as_deref()
+            .filter(|r| !r.is_empty())
+            .or(if m.database.is_some() {
+                None
+            } else {
+                ctx.retention_policy.as_deref().filter(|r| !r.is_empty())
+            })
+            .unwrap_or(database.default_rp.as_str());
+        let rp = database
+            .rps
+            .get(rp_name)
+            .ok_or_else(|| QueryError::new(format!("retention policy not found: {rp_name}")))?;
+        let mut add = |meas: &crate::storage::Measurement| {
+            out.entry(meas.name.clone()).or_insert_with(|| MeasRef {
+                name: meas.name.clone(),
+                id: meas.id,
+                fields: meas.fields.clone(),
+                tag_keys: meas.tags.keys().cloned().collect(),
+            });
+        };
+        match &m.name {
+            MeasurementName::Name(n) => {
+                if let Some(meas) = cat
+                    .measurement_id(rp.id, n)
+                    .and_then(|id| cat.measurements.get(&id))
+                {
+                    add(meas);
+                }
+            }
+            MeasurementName::Regex(re) => {
+                let re = cond::compile_regex(&re.0)?;
+                for meas in cat.measurements_of(rp.id) {
+                    if re.is_match(&meas.name) {
+                        add(meas);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out.into_values().collect())
+}
+
+fn call_args_error(name: &str, expected: &str, got: usize) -> QueryError {
+    QueryError::new(format!(
+        "invalid number of arguments for {name}, expected {expected}, got {got}"
+    ))
+}
+
+/// Builds the plan: expands wildcards against `measurements` and checks the field list.
+pub fn plan(
+    stmt: &SelectStatement,
+    measurements: Vec<MeasRef>,
+    ctx: &QueryContext,
+) -> Result<Plan, QueryError> {
+    // GROUP BY
+    let mut interval = 0i64;
+    let mut offset = 0i64;
+    let mut have_time = false;
+    let mut keys: Vec<String> = Vec::new();
+    let mut dims: Option<Dims> = None;
+    for d in &stmt.dimensions {
+        match d.unparen() {
+            Expr::Call(c) if c.name == "time" => {
+                if have_time {
+                    return Err(QueryError::new("multiple time dimensions not allowed"));
+                }
+                have_time = true;
+                match c.args.as_slice() {
+                    [Expr::Duration(i)] => interval = *i,
+                    [Expr::Duration(i), o] => {
+                        interval = *i;
+                        offset = match o {
+                            Expr::Duration(o) => *o,
+                            Expr::Call(n) if n.name == "now" => ctx.now,
+                            _ => {
+                                return Err(QueryError::new(
+                                    "time dimension offset must be duration or now()",
+                                ));
+                            }
+                        };
+                    }
+                    [_] | [_, _] => {
+                        return Err(QueryError::new(
+                            "time dimension must have duration argument",
+                        ));
+                    }
+                    _ => return Err(QueryError::new("time dimension expected 1 or 2 arguments")),
+                }
+            }
+            Expr::VarRef(v) => keys.push(v.name.clone()),
+            Expr::Wildcard(_) => dims = Some(Dims::All),
+            Expr::Regex(re) => dims = Some(Dims::Regex(cond::compile_regex(&re.0)?)),
+            _ => return Err(QueryError::new("only time and tag dimensions allowed")),
+        }
+    }
+    if interval < 0 {
+        interval = 0;
+    }
+    if interval > 0 {
+        offset = offset.rem_euclid(interval);
+    }
+    if dims.is_none() && !keys.is_empty() {
+        keys.sort();
+        keys.dedup();
+        dims = Some(Dims::Keys(keys));
+    }
+
+    // Expansion of *, regex fields and calls over * or /re/.
+    let mut all_fields: BTreeMap<String, FieldType> = BTreeMap::new();
+    let mut all_tags: BTreeSet<String> = BTreeSet::new();
+    for m in &measurements {
+        for (k, f) in &m.fields {
+            all_fields.entry(k.clone()).or_insert(f.field_type);
+        }
+        all_tags.extend(m.tag_keys.iter().cloned());
+    }
+    let grouped = |t: &str| match &dims {
+        Some(Dims::All) => true,
+        Some(Dims::Keys(k)) => k.iter().any(|k| k == t),
+        Some(Dims::Regex(re)) => re.is_match(t),
+        None => false,
+    };
+    let mut fields: Vec<(Expr, Option<String>, String)> = Vec::new(); // (expr, alias, column)
+    for f in &stmt.fields {
+        match &f.expr {
+            Expr::Wildcard(w) => {
+                let mut names: Vec<(String, Expr)> = Vec::new();
+                if *w != WildcardType::Tag {
+                    for k in all_fields.keys() {
+                        names.push((k.clone(), var(k, Some(DataType::Field))));
+                    }
+                }
+                if *w != WildcardType::Field {
+                    for t in &all_tags {
+                        if !grouped(t) {
+                            names.push((t.clone(), var(t, Some(DataType::Tag))));
+                        }
+                    }
+                }
+                names.sort_by(|a, b| a.0.cmp(&b.0));
+                fields.extend(names.into_iter().map(|(n, e)| (e, None, n)));
+            }
+            Expr::Regex(re) => {
+                let re = cond::compile_regex(&re.0)?;
+                let mut names: Vec<(String, Expr)> = Vec::new();
+                for k in all_fields.keys().filter(|k| re.is_match(k)) {
+                    names.push((k.clone(), var(k, Some(DataType::Field))));
+                }
+                for t in all_tags.iter().filter(|t| re.is_match(t) && !grouped(t)) {
+                    names.push((t.clone(), var(t, Some(DataType::Tag))));
+                }
+                names.sort_by(|a, b| a.0.cmp(&b.0));
+                fields.extend(names.into_iter().map(|(n, e)| (e, None, n)));
+            }
+            Expr::Call(c) if matches!(c.args.first(), Some(Expr::Wildcard(_) | Expr::Regex(_))) => {
+                let re = match c.args.first() {
+                    Some(Expr::Regex(r)) => Some(cond::compile_regex(&r.0)?),
+                    _ => None,
+                };
+                for (k, t) in &all_fields {
+                    if re.as_ref().is_some_and(|re| !re.is_match(k))
+                        || !wildcard_type_ok(&c.name, *t)
+                    {
+                        continue;
+                    }
+                    let mut args = c.args.clone();
+                    args[0] = var(k, None);
+                    let prefix = f.alias.clone().unwrap_or_else(|| c.name.clone());
+                    fields.push((
+                        Expr::Call(Call {
+                            name: c.name.clone(),
+                            args,
+                        }),
+                        None,
+                        format!("{prefix}_{k}"),
+                    ));
+                }
+            }
+            e => fields.push((
+                e.clone(),
+                f.alias.clone(),
+                f.alias.clone().unwrap_or_else(|| expr_name(e)),
+            )),
+        }
+    }
+
+    let mut b = Builder::default();
+    let mut outputs = Vec::new();
+    for (e, _, _) in &fields {
+        outputs.push(b.output(e, interval > 0)?);
+    }
+    let has_calls = !b.calls.is_empty() || b.transforms > 0;
+    let multi = b.calls.iter().filter(|c| c.func.is_multi()).count();
+    if b.calls.iter().any(|c| c.func == Func::Distinct) && (fields.len() > 1 || b.calls.len() > 1) {
+        return Err(QueryError::new(
+            "aggregate function distinct() cannot be combined with other functions or fields",
+        ));
+    }
+    let mode = if !has_calls {
+        if interval > 0 || have_time {
+            return Err(QueryError::new(
+                "GROUP BY requires at least one aggregate function",
+            ));
+        }
+        Mode::Raw
+    } else if b.calls.is_empty() {
+        // Only transformations of raw fields.
+        if b.refs > 0 {
+            return Err(QueryError::new(
+                "mixing aggregate and non-aggregate queries is not supported",
+            ));
+        }
+        Mode::RawTransform
+    } else {
+        let selectors = b.calls.iter().filter(|c| c.func.is_selector()).count();
+        if b.refs > 0 && !(b.calls.len() == 1 && selectors == 1) {
+            return Err(QueryError::new(
+                "mixing aggregate and non-aggregate queries is not supported",
+            ));
+        }
+        if multi > 0 {
+            if b.calls.len() > 1 || b.transforms > 0 {
+                let name = b
+                    .calls
+                    .iter()
+                    .find(|c| c.func.is_multi())
+                    .map_or("top", |c| func_name(c.func));
+                return Err(QueryError::new(format!(
+                    "selector function {name}() cannot be combined with other functions"
+                )));
+            }
+            Mode::Multi
+        } else {
+            Mode::Aggregate
+        }
+    };
+    let mut columns = Vec::with_capacity(fields.len() + 1);
+    columns.push("time".to_string());
+    // 1.x de-duplicates output names with _1, _2 ... suffixes.
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, _, name) in &fields {
+        let mut n = name.clone();
+        if let Some(&start) = seen.get(name) {
+            let mut count = start;
+            loop {
+                n = format!("{name}_{count}");
+                count += 1;
+                if !seen.contains_key(&n) {
+                    break;
+                }
+            }
+            seen.insert(name.clone(), count);
+        }
+        seen.insert(n.clone(), 1);
+        columns.push(n);
+    }
+    // Extra columns: top(f, tag, N) lists its tags after the value.
+    if mode == Mode::Multi {
+        if let Some(c) = b.calls.first() {
+            for t in &c.tags {
+                columns.push(t.clone());
+            }
+        }
+    }
+    let cond = cond::split(stmt.condition.as_ref(), ctx.now)?;
+    Ok(Plan {
+        measurements,
+        columns,
+        outputs,
+        calls: b.calls,
+        mode,
+        cond,
+        interval,
+        offset,
+        dims,
+        fill: stmt.fill,
+    })
+}
+
+fn var(name: &str, t: Option<DataType>) -> Expr {
+    Expr::VarRef(influxql::VarRef {
+        name: name.to_string(),
+        data_type: t,
+    })
+}
+
+fn wildcard_type_ok(func: &str, t: FieldType) -> bool {
+    match func {
+        "count" | "first" | "last" | "distinct" | "elapsed" | "mode" | "sample" => true,
+        "min" | "max" => t != FieldType::String,
+        _ => matches!(
+            t,
+            FieldType::Float | FieldType::Integer | FieldType::Unsigned
+        ),
+    }
+}
+
+/// 1.x's `Field.Name()`: a call's name, a reference's name, names in a binary joined by `_`.
+pub fn expr_name(e: &Expr) -> String {
+    fn walk(e: &Expr, out: &mut Vec<String>) {
+        match e {
+            Expr::VarRef(v) => out.push(v.name.clone()),
+            Expr::Call(c) => out.push(c.name.clone()),
+            Expr::Binary(b) => {
+                walk(&b.lhs, out);
+                walk(&b.rhs, out);
+            }
+            Expr::Paren(p) => walk(p, out),
+            Expr::Distinct(_) => out.push("distinct".into()),
+            _ => {}
+        }
+    }
+    let mut parts = Vec::new();
+    walk(e, &mut parts);
+    parts.join("_")
+}
+
+pub fn func_name(f: Func) -> &'static str {
+    match f {
+        Func::Count | Func::CountDistinct => "count",
+        Func::Mean => "mean",
+        Func::Sum => "sum",
+        Func::Min => "min",
+        Func::Max => "max",
+        Func::First => "first",
+        Func::Last => "last",
+        Func::Median => "median",
+        Func::Mode => "mode",
+        Func::Spread => "spread",
+        Func::Stddev => "stddev",
+        Func::Percentile(_) => "percentile",
+        Func::Integral(_) => "integral",
+        Func::Distinct => "distinct",
+        Func::Top(_) => "top",
+        Func::Bottom(_) => "bottom",
+        Func::Sample(_) => "sample",
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    calls: Vec<AggCall>,
+    /// Bare field/tag references outside calls.
+    refs: usize,
+    transforms: usize,
+}
+
+fn field_arg<'a>(c: &'a Call, name: &str) -> Result<&'a str, QueryError> {
+    match c.args.first().map(Expr::unparen) {
+        Some(Expr::VarRef(v)) => Ok(&v.name),
+        Some(Expr::Distinct(_)) | Some(Expr::Call(_)) => Err(QueryError::new(format!(
+            "expected field argument in {name}()"
+        ))),
+        _ => Err(QueryError::new(format!(
+            "expected field argument in {name}()"
+        ))),
+    }
+}
+
+fn duration_arg(c: &Call, i: usize, default: i64) -> Result<i64, QueryError> {
+    match c.args.get(i) {
+        None => Ok(default),
+        Some(Expr::Duration(d)) => Ok(*d),
+        Some(_) => Err(QueryError::new(format!(
+            "second argument to {} must be a duration",
+            c.name
+        ))),
+    }
+}
+
+impl Builder {
+    fn output(&mut self, e: &Expr, grouped_by_time: bool) -> Result<Output, QueryError> {
+        if let Expr::Call(c) = e.unparen() {
+            let transform = match c.name.as_str() {
+                "derivative" | "non_negative_derivative" => {
+                    if c.args.is_empty() || c.args.len() > 2 {
+                        return Err(call_args_error(&c.name, "1 or 2", c.args.len()));
+                    }
+                    let unit = match c.args.get(1) {
+                        Some(Expr::Duration(d)) => Some(*d),
+                        Some(_) => {
+                            return Err(QueryError::new(format!(
+                                "second argument to {} must be a duration",
+                                c.name
+                            )));
+                        }
+                        None => None,
+                    };
+                    Some(Transform::Derivative {
+                        unit,
+                        non_negative: c.name.starts_with("non_"),
+                    })
+                }
+                "difference" | "non_negative_difference" | "cumulative_sum" => {
+                    if c.args.len() != 1 {
+                        return Err(call_args_error(&c.name, "1", c.args.len()));
+                    }
+                    Some(match c.name.as_str() {
+                        "cumulative_sum" => Transform::CumulativeSum,
+                        n => Transform::Difference {
+                            non_negative: n.starts_with("non_"),
+                        },
+                    })
+                }
+                "moving_average" => {
+                    if c.args.len() != 2 {
+                        return Err(call_args_error(&c.name, "2", c.args.len()));
+                    }
+                    let n = match c.args.get(1) {
+                        Some(Expr::Integer(n)) => *n,
+                        _ => {
+                            return Err(QueryError::new(
+                                "second argument for moving_average must be an integer",
+                            ));
+                        }
+                    };
+                    if n <= 1 {
+                        return Err(QueryError::new(format!(
+                            "moving_average window must be greater than 1, got {n}"
+                        )));
+                    }
+                    Some(Transform::MovingAverage(n as usize))
+                }
+                "elapsed" => {
+                    if c.args.is_empty() || c.args.len() > 2 {
+                        return Err(call_args_error(&c.name, "1 or 2", c.args.len()));
+                    }
+                    Some(Transform::Elapsed(duration_arg(c, 1, 1)?.max(1)))
+                }
+                _ => None,
+            };
+            if let Some(t) = transform {
+                self.transforms += 1;
+                let input = match c.args.first().map(Expr::unparen) {
+                    Some(Expr::Call(inner)) => {
+                        if !grouped_by_time {
+                            return Err(QueryError::new(format!(
+                                "{} aggregate requires a GROUP BY interval",
+                                c.name
+                            )));
+                        }
+                        match self.expr(&Expr::Call(inner.clone()))? {
+                            PExpr::Call(i) => TransformInput::Call(i),
+                            _ => {
+                                return Err(QueryError::new(format!(
+                                    "expected aggregate argument in {}()",
+                                    c.name
+                                )));
+                            }
+                        }
+                    }
+                    Some(Expr::VarRef(v)) => {
+                        if grouped_by_time {
+                            return Err(QueryError::new(format!(
+                                "aggregate function required inside the call to {}",
+                                c.name
+                            )));
+                        }
+                        TransformInput::Raw(v.name.clone())
+                    }
+                    _ => {
+                        return Err(QueryError::new(format!(
+                            "expected field argument in {}()",
+                            c.name
+                        )));
+                    }
+                };
+                return Ok(Output::Transform(t, input));
+            }
+        }
+        Ok(Output::Expr(self.expr(e)?))
+    }
+
+    fn expr(&mut self, e: &Expr) -> Result<PExpr, QueryError> {
+        Ok(match e {
+            Expr::Paren(p) => self.expr(p)?,
+            Expr::VarRef(v) => {
+                self.refs += 1;
+                PExpr::Ref(v.name.clone(), v.data_type)
+            }
+            Expr::Integer(i) => PExpr::Literal(Value::Integer(*i)),
+            Expr::Number(f) => PExpr::Literal(Value::Float(*f)),
+            Expr::String(s) => PExpr::Literal(Value::String(s.clone())),
+            Expr::Boolean(b) => PExpr::Literal(Value::Boolean(*b)),
+            Expr::Duration(d) => PExpr::Literal(Value::Integer(*d)),
+            Expr::Binary(b) => {
+                if b.op.is_boolean() {
+                    return Err(QueryError::new(format!(
+                        "invalid operator {} in SELECT field, only math operators are allowed",
+                        b.op.as_str()
+                    )));
+                }
+                PExpr::Binary(
+                    b.op,
+                    Box::new(self.expr(&b.lhs)?),
+                    Box::new(self.expr(&b.rhs)?),
+                )
+            }
+            Expr::Distinct(f) => {
+                self.calls.push(AggCall {
+                    func: Func::Distinct,
+                    field: f.clone(),
+                    tags: vec![],
+                });
+                PExpr::Call(self.calls.len() - 1)
+            }
+            Expr::Call(c) if is_math_function(&c.name) => {
+                let want = math_arity(&c.name);
+                if c.args.len() != want {
+                    return Err(call_args_error(&c.name, &want.to_string(), c.args.len()));
+                }
+                let args = c
+                    .args
+                    .iter()
+                    .map(|a| self.expr(a))
+                    .collect::<Result<Vec<_>, _>>()?;
+                PExpr::Math(c.name.clone(), args)
+            }
+            Expr::Call(c) => {
+                let call = self.agg_call(c)?;
+                self.calls.push(call);
+                PExpr::Call(self.calls.len() - 1)
+            }
+            Expr::Wildcard(_) | Expr::Regex(_) => {
+                return Err(QueryError::new("unsupported expression in SELECT field"));
+            }
+        })
+    }
+
+    fn agg_call(&mut self, c: &Call) -> Result<AggCall, QueryError> {
+        let n = c.args.len();
+        let one = |func: Func| -> Result<AggCall, QueryError> {
+            if n != 1 {
+                return Err(call_args_error(&c.name, "1", n));
+            }
+            Ok(AggCall {
+                func,
+                field: field_arg(c, &c.name)?.to_string(),
+                tags: vec![],
+            })
+        };
+        match c.name.as_str() {
+            "count" => {
+                if n != 1 {
+                    return Err(call_args_error("count", "1", n));
+                }
+                match c.args.first().map(Expr::unparen) {
+                    Some(Expr::Distinct(f)) => Ok(AggCall {
+                        func: Func::CountDistinct,
+                        field: f.clone(),
+                        tags: vec![],
+                    }),
+                    Some(Expr::Call(inner)) if inner.name == "distinct" => Ok(AggCall {
+                        func: Func::CountDistinct,
+                        field: field_arg(inner, "distinct")?.to_string(),
+                        tags: vec![],
+                    }),
+                    _ => one(Func::Count),
+                }
+            }
+            "mean" => one(Func::Mean),
+            "sum" => one(Func::Sum),
+            "min" => one(Func::Min),
+            "max" => one(Func::Max),
+            "first" => one(Func::First),
+            "last" => one(Func::Last),
+            "median" => one(Func::Median),
+            "mode" => one(Func::Mode),
+            "spread" => one(Func::Spread),
+            "stddev" => one(Func::Stddev),
+            "distinct" => one(Func::Distinct),
+            "percentile" => {
+                if n != 2 {
+                    return Err(call_args_error("percentile", "2", n));
+                }
+                let p = match c.args.get(1) {
+                    Some(Expr::Integer(i)) => *i as f64,
+                    Some(Expr::Number(f)) => *f,
+                    _ => return Err(QueryError::new("expected float argument in percentile()")),
+                };
+                Ok(AggCall {
+                    func: Func::Percentile(p),
+                    field: field_arg(c, "percentile")?.to_string(),
+                    tags: vec![],
+                })
+            }
+            "integral" => {
+                if n == 0 || n > 2 {
+                    return Err(call_args_error("integral", "1 or 2", n));
+                }
+                let unit = duration_arg(c, 1, 1_000_000_000)?;
+                Ok(AggCall {
+                    func: Func::Integral(unit.max(1)),
+                    field: field_arg(c, "integral")?.to_string(),
+                    tags: vec![],
+                })
+            }
+            "sample" => {
+                if n != 2 {
+                    return Err(call_args_error("sample", "2", n));
+                }
+                let k = match c.args.get(1) {
+                    Some(Expr::Integer(k)) if *k > 0 => *k as usize,
+                    _ => {
+                        return Err(QueryError::new(
+                            "sample window must be greater than 1, got 0",
+                        ));
+                    }
+                };
+                Ok(AggCall {
+                    func: Func::Sample(k),
+                    field: field_arg(c, "sample")?.to_string(),
+                    tags: vec![],
+                })
+            }
+            "top" | "bottom" => {
+                if n < 2 {
+                    return Err(QueryError::new(format!(
+                        "invalid number of arguments for {}, expected at least 2, got {n}",
+                        c.name
+                    )));
+                }
+                let k = match c.args.last() {
+                    Some(Expr::Integer(k)) if *k > 0 => *k as usize,
+                    Some(Expr::Integer(k)) => {
+                        return Err(QueryError::new(format!(
+                            "limit ({k}) in {} function must be at least 1",
+                            c.name
+                        )));
+                    }
+                    _ => {
+                        return Err(QueryError::new(format!(
+                            "expected integer as last argument in {}(), found {}",
+                            c.name,
+                            c.args.last().map(|a| a.to_string()).unwrap_or_default()
+                        )));
+                    }
+                };
+                let mut tags = Vec::new();
+                for a in c.args.iter().take(n - 1).skip(1) {
+                    match a {
+                        Expr::VarRef(v) => tags.push(v.name.clone()),
+                        other => {
+                            return Err(QueryError::new(format!(
+                                "only fields or tags are allowed in {}(), found {other}",
+                                c.name
+                            )));
+                        }
+                    }
+                }
+                let func = if c.name == "top" {
+                    Func::Top(k)
+                } else {
+                    Func::Bottom(k)
+                };
+                Ok(AggCall {
+                    func,
+                    field: field_arg(c, &c.name)?.to_string(),
+                    tags,
+                })
+            }
+            "derivative"
+            | "non_negative_derivative"
+            | "difference"
+            | "non_negative_difference"
+            | "moving_average"
+            | "cumulative_sum"
+            | "elapsed" => Err(QueryError::new(format!(
+                "{} cannot be used inside another expression",
+                c.name
+            ))),
+            other => Err(QueryError::new(format!("undefined function {other}()"))),
+        }
+    }
+}

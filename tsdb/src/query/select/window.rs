@@ -1,0 +1,495 @@
+//! Aggregates and selectors, with or without GROUP BY time: buckets, fill, the timestamp
+//! rules, transformations of aggregates, and the multi-row functions (top, distinct...).
+
+use std::collections::BTreeMap;
+
+use common::FieldType;
+use influxql::{DataType, Fill, SelectStatement};
+
+use super::aggregate::{Acc, Pt, finish_multi};
+use super::eval::{self, Budget};
+use super::exec::{Group, filtered_rows, numeric_check};
+use super::plan::{Func, MeasRef, Mode, Output, Plan, TransformInput, func_name};
+use super::transform;
+use super::value::{Value, column_value};
+use crate::Store;
+use crate::codec::Column;
+use crate::query::cond::Regexes;
+use crate::query::{Cell, QueryContext, QueryError};
+
+/// The buckets of a statement and the time range to read.
+#[derive(Debug, Clone, Copy)]
+pub struct Buckets {
+    pub first: i64,
+    pub count: usize,
+    pub interval: i64,
+    pub read_lo: i64,
+    pub read_hi: i64,
+    /// Row time without GROUP BY time: the lower bound, or 0 without one.
+    pub default_time: i64,
+}
+
+impl Buckets {
+    fn start(&self, b: usize) -> i64 {
+        self.first
+            .saturating_add((b as i64).saturating_mul(self.interval))
+    }
+
+    #[inline]
+    fn index(&self, t: i64) -> Option<usize> {
+        if self.interval == 0 {
+            return Some(0);
+        }
+        if t < self.first {
+            return None;
+        }
+        let b = ((t - self.first) / self.interval) as usize;
+        (b < self.count).then_some(b)
+    }
+}
+
+/// Works out the buckets; `data_min` is the earliest point, used (as 1.6.7 does) when
+/// GROUP BY time has no lower bound. `None` when there is nothing to read.
+pub fn buckets(
+    plan: &Plan,
+    stmt: &SelectStatement,
+    ctx: &QueryContext,
+    data_min: Option<i64>,
+    tz_offset: &dyn Fn(i64) -> i64,
+) -> Result<Option<Buckets>, QueryError> {
+    let c = &plan.cond;
+    let default_time = if c.has_lower_bound() { c.min_time } else { 0 };
+    if plan.interval == 0 {
+        return Ok(Some(Buckets {
+            first: 0,
+            count: 1,
+            interval: 0,
+            read_lo: c.min_time,
+            read_hi: c.max_time,
+            default_time,
+        }));
+    }
+    let i = plan.interval;
+    let lower = if c.has_lower_bound() {
+        c.min_time
+    } else {
+        match data_min {
+            Some(t) => t,
+            None => return Ok(None),
+        }
+    };
+    let upper = if c.has_upper_bound() {
+        c.max_time
+    } else {
+        ctx.now
+    };
+    if upper < lower {
+        return Ok(None);
+    }
+    let start = |t: i64| {
+        let local = t.saturating_add(tz_offset(t));
+        t - (local - plan.offset).rem_euclid(i)
+    };
+    let first = start(lower);
+    let last = start(upper);
+    let count = ((last - first) / i) as u64 + 1;
+    if count > ctx.limits.max_buckets as u64 {
+        return Err(QueryError::new(format!(
+            "max-select-buckets limit exceeded: ({count}/{})",
+            ctx.limits.max_buckets
+        )));
+    }
+    let mut b = Buckets {
+        first,
+        count: count as usize,
+        interval: i,
+        read_lo: lower,
+        read_hi: upper,
+        default_time,
+    };
+    // LIMIT pushdown: only the buckets that can be returned are read.
+    let transforms = plan
+        .outputs
+        .iter()
+        .any(|o| matches!(o, Output::Transform(..)));
+    if stmt.limit > 0 && plan.fill != Fill::None && !transforms && plan.mode == Mode::Aggregate {
+        let needed = stmt.limit.saturating_add(stmt.offset).min(b.count as u64) as usize;
+        if stmt.is_descending() {
+            let skip = b.count - needed;
+            b.first = b.start(skip);
+            b.count = needed;
+            b.read_lo = b.read_lo.max(b.first);
+        } else {
+            b.count = needed;
+            b.read_hi = b.read_hi.min(b.start(needed).saturating_sub(1));
+        }
+    }
+    Ok(Some(b))
+}
+
+fn numeric_only(f: Func) -> bool {
+    !matches!(
+        f,
+        Func::Count
+            | Func::CountDistinct
+            | Func::First
+            | Func::Last
+            | Func::Distinct
+            | Func::Mode
+            | Func::Sample(_)
+            | Func::Min
+            | Func::Max
+    )
+}
+
+/// Type checks of the calls against this measurement's fields.
+fn check_calls(plan: &Plan, m: &MeasRef) -> Result<(), QueryError> {
+    for c in &plan.calls {
+        if let Some(def) = m.fields.get(&c.field) {
+            let numeric = numeric_only(c.func)
+                || (matches!(c.func, Func::Min | Func::Max) && def.field_type == FieldType::String);
+            numeric_check(func_name(c.func), def.field_type, numeric)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a call's results are integers (a numeric fill is then truncated).
+fn integer_result(f: Func, t: Option<FieldType>) -> bool {
+    match f {
+        Func::Count | Func::CountDistinct => true,
+        Func::Sum
+        | Func::Min
+        | Func::Max
+        | Func::First
+        | Func::Last
+        | Func::Mode
+        | Func::Spread
+        | Func::Percentile(_) => t == Some(FieldType::Integer),
+        _ => false,
+    }
+}
+
+/// Feeds every point of the group to `accs[call][bucket]`.
+#[allow(clippy::too_many_arguments)]
+fn feed(
+    store: &Store,
+    plan: &Plan,
+    g: &Group,
+    m: &MeasRef,
+    b: &Buckets,
+    accs: &mut [Vec<Acc>],
+    regexes: &Regexes,
+    budget: &mut Budget,
+) -> Result<(), QueryError> {
+    let mut fields: Vec<String> = Vec::new();
+    for c in &plan.calls {
+        if !fields.contains(&c.field) {
+            fields.push(c.field.clone());
+        }
+    }
+    let call_field: Vec<usize> = plan
+        .calls
+        .iter()
+        .map(|c| fields.iter().position(|f| *f == c.field).unwrap_or(0))
+        .collect();
+    for (si, s) in g.series.iter().enumerate() {
+        if s.filter.is_none() {
+            let cols = eval::load(store, m, s.id, &fields, b.read_lo, b.read_hi, budget)?;
+            for (ci, c) in plan.calls.iter().enumerate() {
+                let (Some((times, col)), Some(acc)) = (cols.get(&c.field), accs.get_mut(ci)) else {
+                    continue;
+                };
+                match col {
+                    Column::Float(vals) => {
+                        for (t, v) in times.iter().zip(vals) {
+                            if let Some(a) = b.index(*t).and_then(|k| acc.get_mut(k)) {
+                                a.push_f64(c.func, *t, *v, si);
+                            }
+                        }
+                    }
+                    _ => {
+                        for (i, t) in times.iter().enumerate() {
+                            if let Some(a) = b.index(*t).and_then(|k| acc.get_mut(k)) {
+                                a.push(
+                                    c.func,
+                                    Pt {
+                                        time: *t,
+                                        value: column_value(col, i),
+                                        series: si,
+                                    },
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        } else {
+            let (_, rows, keep) =
+                filtered_rows(store, m, s, &fields, b.read_lo, b.read_hi, regexes, budget)?;
+            for row in keep {
+                let t = rows.times.get(row).copied().unwrap_or(0);
+                let Some(k) = b.index(t) else { continue };
+                for (ci, c) in plan.calls.iter().enumerate() {
+                    let v = rows
+                        .values
+                        .get(call_field.get(ci).copied().unwrap_or(0))
+                        .and_then(|col| col.get(row));
+                    if let (Some(v), Some(a)) = (v, accs.get_mut(ci).and_then(|a| a.get_mut(k))) {
+                        if !v.is_null() {
+                            a.push(
+                                c.func,
+                                Pt {
+                                    time: t,
+                                    value: v.clone(),
+                                    series: si,
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Looks up a reference at a selected point: a tag of its series or a field at its time.
+fn aux_value(
+    store: &Store,
+    m: &MeasRef,
+    g: &Group,
+    name: &str,
+    hint: Option<DataType>,
+    sel: Option<(i64, usize)>,
+) -> Value {
+    let Some((time, si)) = sel else {
+        return Value::Null;
+    };
+    let Some(s) = g.series.get(si) else {
+        return Value::Null;
+    };
+    let as_tag = hint == Some(DataType::Tag) || (hint.is_none() && !m.fields.contains_key(name));
+    if as_tag {
+        return eval::tag(&s.tags, name).map_or(Value::Null, |v| Value::String(v.to_string()));
+    }
+    let Some(def) = m.fields.get(name) else {
+        return Value::Null;
+    };
+    match store.read_column(s.id, def.id, time, time) {
+        Ok(Some((_, col))) => column_value(&col, 0),
+        _ => Value::Null,
+    }
+}
+
+/// An aggregate query for one group.
+#[allow(clippy::too_many_arguments)]
+pub fn aggregate_group(
+    store: &Store,
+    plan: &Plan,
+    g: &Group,
+    b: &Buckets,
+    regexes: &Regexes,
+    budget: &mut Budget,
+) -> Result<Vec<(i64, Vec<Cell>)>, QueryError> {
+    let Some(m) = plan.measurements.get(g.meas) else {
+        return Ok(Vec::new());
+    };
+    check_calls(plan, m)?;
+    let mut accs: Vec<Vec<Acc>> = plan
+        .calls
+        .iter()
+        .map(|c| {
+            let sum_kind = match m.fields.get(&c.field).map(|d| d.field_type) {
+                Some(FieldType::Integer) => Some(true),
+                Some(FieldType::Unsigned) => Some(false),
+                _ => None,
+            };
+            vec![Acc::new(c.func, sum_kind); b.count]
+        })
+        .collect();
+    feed(store, plan, g, m, b, &mut accs, regexes, budget)?;
+    let mut had = vec![false; b.count];
+    let mut values: Vec<Vec<Option<Value>>> = Vec::with_capacity(plan.calls.len());
+    let mut selected: Vec<Vec<Option<(i64, usize)>>> = Vec::with_capacity(plan.calls.len());
+    for (ci, acc) in accs.into_iter().enumerate() {
+        let func = plan.calls.get(ci).map_or(Func::Count, |c| c.func);
+        let mut vals = Vec::with_capacity(b.count);
+        let mut sels = Vec::with_capacity(b.count);
+        for (k, a) in acc.into_iter().enumerate() {
+            let r = if a.is_empty() { None } else { a.finish(func) };
+            if r.is_some() {
+                if let Some(h) = had.get_mut(k) {
+                    *h = true;
+                }
+            }
+            sels.push(r.as_ref().and_then(|r| r.1));
+            vals.push(r.map(|r| r.0));
+        }
+        values.push(vals);
+        selected.push(sels);
+    }
+    if !had.iter().any(|h| *h) {
+        return Ok(Vec::new());
+    }
+    if b.interval > 0 {
+        for (ci, vals) in values.iter_mut().enumerate() {
+            let Some(c) = plan.calls.get(ci) else {
+                continue;
+            };
+            let count_like = matches!(c.func, Func::Count | Func::CountDistinct);
+            let integer = integer_result(c.func, m.fields.get(&c.field).map(|d| d.field_type));
+            transform::fill(vals, plan.fill, count_like, integer);
+        }
+    }
+    let bucket_time = |k: usize| {
+        if b.interval > 0 {
+            b.start(k)
+        } else {
+            b.default_time
+        }
+    };
+    // Transformations of aggregates.
+    let mut transformed: Vec<Option<BTreeMap<i64, Value>>> = Vec::new();
+    for o in &plan.outputs {
+        transformed.push(match o {
+            Output::Transform(t, TransformInput::Call(ci)) => {
+                let seq: Vec<(i64, Value)> = values
+                    .get(*ci)
+                    .map(|vals| {
+                        vals.iter()
+                            .enumerate()
+                            .filter_map(|(k, v)| {
+                                v.clone()
+                                    .filter(|v| !v.is_null())
+                                    .map(|v| (bucket_time(k), v))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Some(
+                    transform::apply(*t, &seq, b.interval.max(1))
+                        .into_iter()
+                        .collect(),
+                )
+            }
+            _ => None,
+        });
+    }
+    let has_expr = plan.outputs.iter().any(|o| matches!(o, Output::Expr(_)));
+    let single_selector =
+        plan.calls.len() == 1 && plan.calls.first().is_some_and(|c| c.func.is_selector());
+    let mut rows = Vec::new();
+    for k in 0..b.count {
+        let sel = if single_selector {
+            selected.first().and_then(|s| s.get(k).copied().flatten())
+        } else {
+            None
+        };
+        let time = match (b.interval, sel) {
+            (0, Some((t, _))) => t,
+            _ => bucket_time(k),
+        };
+        let expr_row = has_expr
+            && (had.get(k).copied().unwrap_or(false)
+                || (b.interval > 0 && plan.fill != Fill::None));
+        let tr_row = transformed.iter().flatten().any(|t| t.contains_key(&time));
+        if !expr_row && !tr_row {
+            continue;
+        }
+        let calls = |ci: usize| {
+            values
+                .get(ci)
+                .and_then(|v| v.get(k))
+                .cloned()
+                .flatten()
+                .unwrap_or(Value::Null)
+        };
+        let refs = |n: &str, t: Option<DataType>| aux_value(store, m, g, n, t, sel);
+        let cells = plan
+            .outputs
+            .iter()
+            .zip(&transformed)
+            .map(|(o, tr)| match (o, tr) {
+                (Output::Expr(e), _) if expr_row => eval::eval_pexpr(e, &refs, &calls).into_cell(),
+                (_, Some(tr)) => tr.get(&time).cloned().unwrap_or(Value::Null).into_cell(),
+                _ => Cell::Null,
+            })
+            .collect();
+        rows.push((time, cells));
+    }
+    Ok(rows)
+}
+
+/// distinct(), top(), bottom(), sample() for one group: several rows per bucket.
+pub fn multi_group(
+    store: &Store,
+    plan: &Plan,
+    g: &Group,
+    b: &Buckets,
+    regexes: &Regexes,
+    budget: &mut Budget,
+) -> Result<Vec<(i64, Vec<Cell>)>, QueryError> {
+    let Some(m) = plan.measurements.get(g.meas) else {
+        return Ok(Vec::new());
+    };
+    let Some(call) = plan.calls.first() else {
+        return Ok(Vec::new());
+    };
+    check_calls(plan, m)?;
+    let mut accs: Vec<Vec<Acc>> = vec![vec![Acc::All(Vec::new()); b.count]];
+    feed(store, plan, g, m, b, &mut accs, regexes, budget)?;
+    let mut rows = Vec::new();
+    let tag_key = |si: usize| -> Vec<String> {
+        let tags = g.series.get(si).map(|s| s.tags.clone());
+        call.tags
+            .iter()
+            .map(|k| {
+                tags.as_ref()
+                    .and_then(|t| eval::tag(t, k))
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect()
+    };
+    for (k, acc) in accs
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        let Acc::All(points) = acc else { continue };
+        if points.is_empty() {
+            continue;
+        }
+        let bucket_time = if b.interval > 0 {
+            b.start(k)
+        } else {
+            b.default_time
+        };
+        for p in finish_multi(call.func, points, tag_key, !call.tags.is_empty()) {
+            let time = if call.func == Func::Distinct {
+                bucket_time
+            } else {
+                p.time
+            };
+            let sel = Some((p.time, p.series));
+            let refs = |n: &str, t: Option<DataType>| aux_value(store, m, g, n, t, sel);
+            let calls = |_: usize| p.value.clone();
+            let mut cells: Vec<Cell> = plan
+                .outputs
+                .iter()
+                .map(|o| match o {
+                    Output::Expr(e) => eval::eval_pexpr(e, &refs, &calls).into_cell(),
+                    Output::Transform(..) => Cell::Null,
+                })
+                .collect();
+            for t in tag_key(p.series) {
+                cells.push(Cell::String(t));
+            }
+            rows.push((time, cells));
+        }
+    }
+    Ok(rows)
+}
