@@ -145,14 +145,16 @@ impl<'a> Parser<'a> {
         };
 
         // Stage 3.
-        let key_escaped = buf.get(..key_end).is_some_and(|k| k.contains(&b'\\'));
-        let measurement = measurement_name(line, meas_end, key_escaped)?;
+        let key_escaped = buf.get(..key_end).is_some_and(has_backslash);
+        let measurement = measurement_name(line, meas_end, key_escaped);
+        // `extend` over an exact-size iterator: one allocation and no per-tag `push` call.
         let mut tags = Vec::with_capacity(self.tags.len());
-        for t in &self.tags {
-            let key = name(line, t.key_start, t.key_end, key_escaped, is_tag_escape)?;
-            let value = name(line, t.key_end + 1, t.value_end, key_escaped, is_tag_escape)?;
-            tags.push((key, value));
-        }
+        tags.extend(self.tags.iter().map(|t| {
+            (
+                name(line, t.key_start, t.key_end, key_escaped, is_tag_escape),
+                name(line, t.key_end + 1, t.value_end, key_escaped, is_tag_escape),
+            )
+        }));
         // Tags stay in stage 1's order, by key as written (escaped), which is 1.x's series-key
         // order; it differs from plain string order only for keys with `,`, `=` or space.
         if tags.iter().any(|(k, _)| k == "time") {
@@ -163,7 +165,7 @@ impl<'a> Parser<'a> {
         let mut fields = Vec::with_capacity(self.fields.len());
         let mut dropped_time = false;
         for f in &self.fields {
-            let key = name(line, f.key_start, f.key_end, !regular, is_name_escape)?;
+            let key = name(line, f.key_start, f.key_end, !regular, is_name_escape);
             if key == "time" {
                 // 1.x stores the point without it, unless it was the only field.
                 dropped_time = true;
@@ -266,10 +268,10 @@ fn is_tag_escape(b: u8) -> bool {
 /// 1.x unescapes a measurement twice (its `escape.Unescape`, each pass removing the backslash
 /// of `\,` `\"` `\ ` `\=`), so `a\\=b` names the measurement `a=b`. That is the name its
 /// index and `SHOW MEASUREMENTS` use, so it is ours too.
-fn measurement_name(line: &str, end: usize, escaped: bool) -> Scan<Cow<'_, str>> {
-    let once = name(line, 0, end, escaped, is_name_escape)?;
+fn measurement_name(line: &str, end: usize, escaped: bool) -> Cow<'_, str> {
+    let once = name(line, 0, end, escaped, is_name_escape);
     if !escaped {
-        return Ok(once);
+        return once;
     }
     let twice = match unescape(&once, |b, next| {
         b == b'\\' && next.is_some_and(is_name_escape)
@@ -277,27 +279,30 @@ fn measurement_name(line: &str, end: usize, escaped: bool) -> Scan<Cow<'_, str>>
         Cow::Borrowed(_) => None,
         Cow::Owned(s) => Some(s),
     };
-    Ok(twice.map_or(once, Cow::Owned))
+    twice.map_or(once, Cow::Owned)
 }
 
 /// `line[start..end]`, with the backslash of each escape pair removed when `escaped` says the
 /// section may contain one. Any other backslash (`\\` included) is kept.
+///
+/// Names are delimited by ASCII bytes in a line already checked to be UTF-8, so the range always
+/// falls on character boundaries; should it not, the bytes are decoded lossily rather than fail.
+#[inline]
 fn name<'a>(
     line: &'a str,
     start: usize,
     end: usize,
     escaped: bool,
     is_escape: fn(u8) -> bool,
-) -> Scan<Cow<'a, str>> {
+) -> Cow<'a, str> {
     let Some(raw) = line.get(start..end) else {
-        return fail(start, ParseErrorKind::InvalidUtf8);
+        let bytes = line.as_bytes().get(start..end).unwrap_or_default();
+        return Cow::Owned(String::from_utf8_lossy(bytes).into_owned());
     };
     if !escaped {
-        return Ok(Cow::Borrowed(raw));
+        return Cow::Borrowed(raw);
     }
-    Ok(unescape(raw, |b, next| {
-        b == b'\\' && next.is_some_and(is_escape)
-    }))
+    unescape(raw, |b, next| b == b'\\' && next.is_some_and(is_escape))
 }
 
 /// Removes the first byte of every pair `(b, next)` that `drop_first` selects, scanning left to
@@ -332,6 +337,7 @@ fn unescape<'a>(raw: &'a str, drop_first: impl Fn(u8, Option<u8>) -> bool) -> Co
 }
 
 /// Types and decodes a field value the way 1.x's field iterator does (by its first byte).
+#[inline]
 fn field_value<'a>(line: &'a str, start: usize, end: usize) -> Scan<FieldValueRef<'a>> {
     let Some(raw) = line.get(start..end) else {
         return fail(start, ParseErrorKind::InvalidUtf8);
@@ -462,11 +468,27 @@ fn dedup_fields(fields: &mut Vec<(Cow<'_, str>, FieldValueRef<'_>)>) -> Result<(
 /// A cheap key fingerprint: equal keys always match; different keys rarely do, and then only
 /// cost the exact comparison.
 fn fingerprint(b: &[u8]) -> u64 {
-    let n = b.len().min(8);
-    let (mut head, mut tail) = ([0u8; 8], [0u8; 8]);
-    head[..n].copy_from_slice(&b[..n]);
-    tail[..n].copy_from_slice(&b[b.len() - n..]);
-    u64::from_le_bytes(head)
-        ^ u64::from_le_bytes(tail).rotate_left(29)
-        ^ (b.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    let word = |w: Option<&[u8]>| {
+        w.and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map(u64::from_le_bytes)
+    };
+    let n = b.len();
+    let (head, tail) = match (word(b.get(..8)), word(b.get(n.saturating_sub(8)..))) {
+        (Some(h), Some(t)) => (h, t),
+        // Short keys: fold the bytes (no memcpy call for a partial word).
+        _ => (b.iter().fold(0u64, |h, &c| (h << 8) | u64::from(c)), 0),
+    };
+    head ^ tail.rotate_left(29) ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Whether `b` holds a backslash, eight bytes at a time.
+fn has_backslash(b: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = b.chunks_exact(8);
+    let found = chunks.by_ref().any(|c| {
+        let v = <[u8; 8]>::try_from(c).map_or(0, u64::from_le_bytes) ^ (LO * u64::from(b'\\'));
+        v.wrapping_sub(LO) & !v & HI != 0
+    });
+    found || chunks.remainder().contains(&b'\\')
 }
