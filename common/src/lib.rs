@@ -5,6 +5,8 @@
 //! - [`point`]: `Point`, `PointRef`, `FieldValue`, `FieldType`.
 //! - [`line_protocol`]: the 1.x parser (borrowing, line/column errors) and writer.
 
+#![warn(missing_docs)]
+
 pub mod line_protocol;
 pub mod point;
 

@@ -6,10 +6,15 @@ use std::borrow::Cow;
 /// send `u` suffixes to newer servers; 1.6.7 rejects it on the wire, and so does our parser.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldValue {
+    /// 64-bit float (no suffix on the wire).
     Float(f64),
+    /// Signed integer (`i` suffix).
     Integer(i64),
+    /// Unsigned integer (`u` suffix, not accepted by 1.6.7).
     Unsigned(u64),
+    /// Quoted string.
     String(String),
+    /// Boolean.
     Boolean(bool),
 }
 
@@ -17,20 +22,30 @@ pub enum FieldValue {
 /// unless they contain escapes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldValueRef<'a> {
+    /// 64-bit float.
     Float(f64),
+    /// Signed integer.
     Integer(i64),
+    /// Unsigned integer.
     Unsigned(u64),
+    /// String, borrowed unless an escape had to be removed.
     String(Cow<'a, str>),
+    /// Boolean.
     Boolean(bool),
 }
 
 /// The type of a field, fixed per measurement by its first write (1.x conflict rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FieldType {
+    /// `float`
     Float,
+    /// `integer`
     Integer,
+    /// `unsigned`
     Unsigned,
+    /// `string`
     String,
+    /// `boolean`
     Boolean,
 }
 
@@ -71,10 +86,12 @@ impl FieldType {
 }
 
 impl FieldValue {
+    /// The value's type.
     pub fn field_type(&self) -> FieldType {
         self.as_ref().field_type()
     }
 
+    /// A borrowed view, without copying a string.
     pub fn as_ref(&self) -> FieldValueRef<'_> {
         match self {
             FieldValue::Float(v) => FieldValueRef::Float(*v),
@@ -87,6 +104,7 @@ impl FieldValue {
 }
 
 impl FieldValueRef<'_> {
+    /// The value's type.
     pub fn field_type(&self) -> FieldType {
         match self {
             FieldValueRef::Float(_) => FieldType::Float,
@@ -97,6 +115,7 @@ impl FieldValueRef<'_> {
         }
     }
 
+    /// An owned copy.
     pub fn to_owned_value(&self) -> FieldValue {
         match self {
             FieldValueRef::Float(v) => FieldValue::Float(*v),
@@ -111,8 +130,11 @@ impl FieldValueRef<'_> {
 /// An owned point, as the agent builds it. Tags are kept sorted by key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
+    /// Measurement name, unescaped.
     pub measurement: String,
+    /// Tag keys and values, unescaped.
     pub tags: Vec<(String, String)>,
+    /// Field keys and values, unescaped.
     pub fields: Vec<(String, FieldValue)>,
     /// Nanoseconds since the Unix epoch; `None` lets the server stamp it.
     pub timestamp: Option<i64>,
@@ -124,13 +146,18 @@ pub struct Point {
 /// already scaled to nanoseconds by the parser's precision.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PointRef<'a> {
+    /// Measurement name, unescaped.
     pub measurement: Cow<'a, str>,
+    /// Tag keys and values, unescaped.
     pub tags: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// Field keys and values, unescaped.
     pub fields: Vec<(Cow<'a, str>, FieldValueRef<'a>)>,
+    /// Nanoseconds since the Unix epoch; `None` when the line had no timestamp.
     pub timestamp: Option<i64>,
 }
 
 impl PointRef<'_> {
+    /// An owned copy.
     pub fn to_owned_point(&self) -> Point {
         Point {
             measurement: self.measurement.to_string(),
