@@ -2,7 +2,7 @@
 //!
 //! Every point here is also in the write log, so the head can be rebuilt after a crash.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use super::batch::{ResolvedPoint, Value};
@@ -25,11 +25,16 @@ pub type ColumnKey = (SeriesId, FieldId);
 #[derive(Debug, Default)]
 pub struct Head {
     columns: HashMap<ColumnKey, ColumnHead>,
+    /// Columns that reached the chunk size, waiting for the flush after the current group
+    /// commit. Sealing at exactly the chunk size keeps chunks even and stops a full
+    /// column's buffers from doubling their capacity for a few more points.
+    sealed: HashMap<ColumnKey, Vec<ColumnHead>>,
     values: usize,
 }
 
 impl Head {
-    /// Appends one point's values, returning the columns that reached `chunk_points`.
+    /// Appends one point's values, sealing columns that reach `chunk_points` and listing
+    /// them in `full`.
     pub fn append(
         &mut self,
         seq: u64,
@@ -48,37 +53,57 @@ impl Head {
             });
             // A type mismatch cannot happen (field ids carry one type); skipping keeps the
             // head consistent if it ever did.
-            if col.values.push(value) {
-                col.times.push(point.time);
-                col.last_seq = seq;
-                self.values += 1;
-                if col.times.len() == chunk_points {
+            if !col.values.push(value) {
+                continue;
+            }
+            col.times.push(point.time);
+            col.last_seq = seq;
+            self.values += 1;
+            if col.times.len() >= chunk_points {
+                if let Some(done) = self.columns.remove(&key) {
+                    self.sealed.entry(key).or_default().push(done);
                     full.push(key);
                 }
             }
         }
     }
 
-    pub fn take(&mut self, key: &ColumnKey) -> Option<ColumnHead> {
-        let col = self.columns.remove(key)?;
-        self.values -= col.times.len();
-        Some(col)
+    /// Removes everything the head holds for a column (sealed pieces and the open one).
+    pub fn take(&mut self, key: &ColumnKey) -> Vec<ColumnHead> {
+        let mut out = self.sealed.remove(key).unwrap_or_default();
+        out.extend(self.columns.remove(key));
+        self.values -= out.iter().map(|c| c.times.len()).sum::<usize>();
+        out
     }
 
-    pub fn get(&self, key: &ColumnKey) -> Option<&ColumnHead> {
-        self.columns.get(key)
+    /// Every piece held for a column, oldest first.
+    pub fn pieces(&self, key: &ColumnKey) -> impl Iterator<Item = &ColumnHead> {
+        self.sealed
+            .get(key)
+            .into_iter()
+            .flatten()
+            .chain(self.columns.get(key))
     }
 
     pub fn keys(&self) -> Vec<ColumnKey> {
-        self.columns.keys().copied().collect()
+        let mut keys: Vec<ColumnKey> = self
+            .columns
+            .keys()
+            .chain(self.sealed.keys())
+            .copied()
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
     }
 
-    /// Columns whose oldest point has waited longer than `age`.
+    /// Columns whose oldest point has waited longer than `age`, and every sealed column.
     pub fn older_than(&self, age: std::time::Duration) -> Vec<ColumnKey> {
         self.columns
             .iter()
             .filter(|(_, c)| c.since.elapsed() >= age)
             .map(|(k, _)| *k)
+            .chain(self.sealed.keys().copied())
             .collect()
     }
 
@@ -88,45 +113,90 @@ impl Head {
 
     /// The lowest log sequence still needed to rebuild the head, if any.
     pub fn min_seq(&self) -> Option<u64> {
-        self.columns.values().map(|c| c.first_seq).min()
+        self.columns
+            .values()
+            .chain(self.sealed.values().flatten())
+            .map(|c| c.first_seq)
+            .min()
     }
 
     /// Drops every column of the given series (DROP SERIES / MEASUREMENT / DATABASE).
-    pub fn drop_series(&mut self, series: &std::collections::HashSet<SeriesId>) {
-        let keys: Vec<ColumnKey> = self
-            .columns
-            .keys()
-            .filter(|k| series.contains(&k.0))
-            .copied()
-            .collect();
-        for k in keys {
+    pub fn drop_series(&mut self, series: &HashSet<SeriesId>) {
+        for k in self.keys().into_iter().filter(|k| series.contains(&k.0)) {
             self.take(&k);
         }
     }
 
-    /// Values of a column in `[start, end]`, unsorted, for a reader to merge.
+    /// Values of a column in `[start, end]`, oldest piece first and unsorted, for a reader
+    /// to merge.
     pub fn snapshot(&self, key: &ColumnKey, start: i64, end: i64) -> Option<(Vec<i64>, Column)> {
-        let col = self.columns.get(key)?;
-        let idx: Vec<usize> = (0..col.times.len())
-            .filter(|&i| col.times[i] >= start && col.times[i] <= end)
-            .collect();
-        if idx.is_empty() {
-            return None;
+        let mut out: Option<(Vec<i64>, Column)> = None;
+        for col in self.pieces(key) {
+            let idx: Vec<usize> = (0..col.times.len())
+                .filter(|&i| col.times[i] >= start && col.times[i] <= end)
+                .collect();
+            if idx.is_empty() {
+                continue;
+            }
+            let times = idx.iter().map(|&i| col.times[i]);
+            let values = col.values.gather(&idx);
+            match &mut out {
+                None => out = Some((times.collect(), values)),
+                Some((t, v)) => {
+                    if v.extend_from(&values) {
+                        t.extend(times);
+                    }
+                }
+            }
         }
-        Some((
-            idx.iter().map(|&i| col.times[i]).collect(),
-            col.values.gather(&idx),
-        ))
+        out
     }
 
     /// The newest value of a column (by time), for last-value lookups.
     pub fn last(&self, key: &ColumnKey) -> Option<(i64, Value)> {
-        let col = self.columns.get(key)?;
-        let (i, t) = col
-            .times
-            .iter()
-            .enumerate()
-            .max_by_key(|(i, t)| (**t, *i))?;
-        Some((*t, col.values.value(i)?))
+        let mut best: Option<(i64, Value)> = None;
+        for col in self.pieces(key) {
+            let Some((i, t)) = col.times.iter().enumerate().max_by_key(|(i, t)| (**t, *i)) else {
+                continue;
+            };
+            // `>=`: among equal times the later piece holds the later write.
+            if best.as_ref().is_none_or(|(bt, _)| *t >= *bt) {
+                best = col.values.value(i).map(|v| (*t, v));
+            }
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(series: SeriesId, time: i64, v: f64) -> ResolvedPoint {
+        ResolvedPoint {
+            series,
+            time,
+            fields: vec![(1, Value::Float(v))],
+        }
+    }
+
+    #[test]
+    fn full_columns_are_sealed_at_exactly_the_chunk_size() {
+        let mut head = Head::default();
+        let mut full = Vec::new();
+        for t in 0..10 {
+            head.append(1, &point(7, t, t as f64), 4, &mut full);
+        }
+        assert_eq!(full, vec![(7, 1), (7, 1)]);
+        let pieces: Vec<usize> = head.pieces(&(7, 1)).map(|c| c.times.len()).collect();
+        assert_eq!(pieces, vec![4, 4, 2]);
+        assert!(head.pieces(&(7, 1)).all(|c| c.times.capacity() <= 4));
+        assert_eq!(
+            head.snapshot(&(7, 1), 3, 8).map(|(t, _)| t),
+            Some(vec![3, 4, 5, 6, 7, 8])
+        );
+        assert_eq!(head.last(&(7, 1)), Some((9, Value::Float(9.0))));
+        assert_eq!(head.take(&(7, 1)).len(), 3);
+        assert_eq!(head.value_count(), 0);
     }
 }

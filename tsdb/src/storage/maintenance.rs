@@ -15,7 +15,7 @@ use crate::Result;
 use crate::codec::{self, Column};
 
 /// Columns flushed per transaction: bounds the memory a flush copies at once.
-const FLUSH_GROUP: usize = 512;
+const FLUSH_GROUP: usize = 64;
 /// How often retention and compaction run while the store is busy.
 const SLOW_PERIOD: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -105,7 +105,10 @@ impl Writer {
             due
         });
         if due {
-            if let Err(e) = self.enforce_retention().and_then(|_| self.compact()) {
+            if let Err(e) = self
+                .enforce_retention()
+                .and_then(|_| self.compact().map(|_| ()))
+            {
                 tracing::error!("retention/compaction failed: {e}");
             }
         }
@@ -140,9 +143,10 @@ impl Writer {
                 group
                     .iter()
                     .filter_map(|k| {
-                        let c = head.get(k)?;
-                        let (t, v) = normalize(&c.times, &c.values, i64::MIN, i64::MAX);
-                        Some((*k, t, v, c.last_seq))
+                        let (t, v) = head.snapshot(k, i64::MIN, i64::MAX)?;
+                        let last_seq = head.pieces(k).map(|c| c.last_seq).max()?;
+                        let (t, v) = normalize(&t, &v, i64::MIN, i64::MAX);
+                        Some((*k, t, v, last_seq))
                     })
                     .collect()
             };
@@ -176,63 +180,77 @@ impl Writer {
             let mut head = self.shared.head.write().unwrap_or_else(|e| e.into_inner());
             for (k, ..) in &copies {
                 head.take(k);
+                self.touched.insert(*k);
             }
         }
         self.trim_log()
     }
 
-    /// Merges runs of consecutive small chunks of a column into one, in place of the last
-    /// chunk of the run, so the id order (which decides last-write-wins) is preserved.
-    pub(super) fn compact(&mut self) -> Result<()> {
-        let target = self.shared.options.chunk_points as i64;
-        let columns: Vec<ColumnKey> = {
-            let mut stmt = self.conn.prepare(
-                "SELECT series_id, field_id FROM chunks WHERE count < ?1
-                 GROUP BY series_id, field_id HAVING COUNT(*) > 1 LIMIT 5000",
-            )?;
-            let rows = stmt.query_map([target], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
-        if columns.is_empty() {
-            return Ok(());
-        }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for (series, field) in columns {
-            let chunks: Vec<(i64, i64, i64, Vec<u8>)> = {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT id, count, max_seq, data FROM chunks WHERE series_id = ?1 AND field_id = ?2 ORDER BY id",
-                )?;
-                let rows = stmt.query_map((series, field), |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })?;
-                rows.collect::<rusqlite::Result<_>>()?
-            };
-            let mut run: Vec<&(i64, i64, i64, Vec<u8>)> = Vec::new();
-            let mut run_count = 0;
-            for c in chunks
-                .iter()
-                .chain(std::iter::once(&(0, i64::MAX, 0, Vec::new())))
-            {
-                if c.1 < target && run_count + c.1 <= target {
+    /// Merges runs of consecutive chunks of recently flushed columns, up to
+    /// `compact_points` per chunk. The merged chunk takes the row of the run's last chunk,
+    /// so the id order (which decides last-write-wins) is preserved. Returns the runs merged.
+    pub(super) fn compact(&mut self) -> Result<usize> {
+        let target = self
+            .shared
+            .options
+            .compact_points
+            .max(self.shared.options.chunk_points) as i64;
+        let mut columns: Vec<ColumnKey> = self.touched.drain().collect();
+        columns.sort_unstable();
+        let mut merged = 0;
+        for group in columns.chunks(FLUSH_GROUP) {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for &(series, field) in group {
+                let chunks: Vec<(i64, i64, i64, Vec<u8>)> = {
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT id, count, max_seq, data FROM chunks
+                         WHERE series_id = ?1 AND field_id = ?2 AND count < ?3 ORDER BY id",
+                    )?;
+                    let rows = stmt.query_map((series, field, target), |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })?;
+                    rows.collect::<rusqlite::Result<_>>()?
+                };
+                if chunks.len() < 2 {
+                    continue;
+                }
+                // Only chunks adjacent in id order may merge: a full chunk in between was
+                // written between them and must keep its place.
+                let ids: Vec<i64> = {
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT id FROM chunks WHERE series_id = ?1 AND field_id = ?2 ORDER BY id",
+                    )?;
+                    let rows = stmt.query_map((series, field), |r| r.get(0))?;
+                    rows.collect::<rusqlite::Result<_>>()?
+                };
+                let mut run: Vec<&(i64, i64, i64, Vec<u8>)> = Vec::new();
+                let mut run_count = 0;
+                let mut prev_pos: Option<usize> = None;
+                for c in &chunks {
+                    let pos = ids.binary_search(&c.0).ok();
+                    let adjacent = matches!((prev_pos, pos), (Some(a), Some(b)) if b == a + 1);
+                    if !(adjacent && run_count + c.1 <= target) {
+                        if run.len() > 1 {
+                            merge_run(&tx, &run)?;
+                            merged += 1;
+                        }
+                        run.clear();
+                        run_count = 0;
+                    }
                     run.push(c);
                     run_count += c.1;
-                    continue;
+                    prev_pos = pos;
                 }
                 if run.len() > 1 {
                     merge_run(&tx, &run)?;
-                }
-                run.clear();
-                run_count = 0;
-                if c.1 < target {
-                    run.push(c);
-                    run_count = c.1;
+                    merged += 1;
                 }
             }
+            tx.commit()?;
         }
-        tx.commit()?;
-        Ok(())
+        Ok(merged)
     }
 
     /// Drops chunks wholly older than their retention policy allows.
@@ -287,8 +305,17 @@ impl Writer {
             (keep_from, sub_keep, age_cutoff),
         )?;
         if n > 0 {
-            self.conn.execute_batch("PRAGMA incremental_vacuum;")?;
+            self.release_free_pages()?;
         }
+        Ok(())
+    }
+
+    /// Gives freed pages back to the file system. `incremental_vacuum` frees one page per
+    /// step, so it must be stepped to the end (a single `execute` would free one page).
+    pub(super) fn release_free_pages(&mut self) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached("PRAGMA incremental_vacuum")?;
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
         Ok(())
     }
 }

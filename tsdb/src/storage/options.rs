@@ -14,6 +14,10 @@ pub struct StoreOptions {
     pub max_group: usize,
     /// Points per compressed chunk. A head column is flushed when it reaches this size.
     pub chunk_points: usize,
+    /// Consecutive chunks of a column are merged up to this many points once flushed:
+    /// fewer, larger chunks compress better and cost less SQLite page overhead, while the
+    /// head (memory) only ever holds `chunk_points` per column.
+    pub compact_points: usize,
     /// Total values held in the head before the oldest columns are flushed early.
     pub max_head_values: usize,
     /// A head column older than this is flushed even if small, bounding replay time.
@@ -34,6 +38,7 @@ impl Default for StoreOptions {
             queue_capacity: 64,
             max_group: 32,
             chunk_points: 4096,
+            compact_points: 16_384,
             max_head_values: 8_000_000,
             max_head_age: Duration::from_secs(30 * 60),
             idle_flush: Duration::from_secs(3),

@@ -314,3 +314,76 @@ async fn last_value_prefers_newest_time() {
     );
     store.shutdown();
 }
+
+#[tokio::test]
+async fn flushed_log_space_is_returned_to_the_file_system() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path(), StoreOptions::default()).await;
+    for b in 0..20 {
+        let pts: Vec<Point> = (0..500)
+            .map(|i| {
+                point(
+                    "m",
+                    &format!("h{}", i % 50),
+                    &[("v", FieldValue::Float(i as f64 * 1.5))],
+                    b * 1000 + i,
+                )
+            })
+            .collect();
+        store
+            .write("db", None, batch(&pts), 0)
+            .await
+            .expect("write");
+    }
+    store.flush().await.expect("flush");
+    let conn = admin_connection(dir.path()).expect("conn");
+    let free: i64 = conn
+        .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+        .expect("freelist");
+    let log: i64 = conn
+        .query_row("SELECT COUNT(*) FROM write_log", [], |r| r.get(0))
+        .expect("log");
+    assert_eq!((log, free), (0, 0), "log trimmed and its pages released");
+    store.shutdown();
+}
+
+#[tokio::test]
+async fn compaction_merges_runs_and_keeps_last_write_wins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = StoreOptions {
+        chunk_points: 4,
+        compact_points: 8,
+        ..StoreOptions::default()
+    };
+    let store = open(dir.path(), opts.clone()).await;
+    let write = |pts: Vec<(i64, f64)>| {
+        let b = batch(
+            &pts.iter()
+                .map(|&(t, v)| point("m", "a", &[("f", FieldValue::Float(v))], t))
+                .collect::<Vec<_>>(),
+        );
+        let store = store.clone();
+        async move { store.write("db", None, b, 0).await.expect("write") }
+    };
+    write((0..4).map(|t| (t, 1.0)).collect()).await; // a full chunk of 4
+    write(vec![(4, 1.0), (5, 1.0)]).await;
+    store.flush().await.expect("flush 1");
+    write(vec![(0, 99.0), (6, 1.0)]).await; // overwrites t=0, written last
+    store.flush().await.expect("flush 2");
+    let key = ids(&store, "m", "a", "f");
+    let (t, v) = floats(&store, key);
+    assert_eq!(t, vec![0, 1, 2, 3, 4, 5, 6]);
+    assert_eq!(v[0], 99.0, "the later write wins after compaction");
+    let conn = admin_connection(dir.path()).expect("conn");
+    let chunks: i64 = conn
+        .query_row("SELECT COUNT(*) FROM chunks", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(
+        chunks, 1,
+        "4 + 2 + 2 points merged into one chunk of at most 8"
+    );
+    store.shutdown();
+    let store = Store::open(dir.path(), opts).expect("reopen");
+    assert_eq!(floats(&store, key).1[0], 99.0);
+    store.shutdown();
+}

@@ -22,6 +22,8 @@ pub(super) struct Writer {
     pub(super) last_write: Instant,
     pub(super) dirty_since_idle_flush: bool,
     pub(super) last_maintenance: Instant,
+    /// Columns flushed since the last compaction: only these can have new small chunks.
+    pub(super) touched: HashSet<ColumnKey>,
 }
 
 struct PendingWrite {
@@ -49,6 +51,7 @@ impl Writer {
             last_write: Instant::now(),
             dirty_since_idle_flush: false,
             last_maintenance: Instant::now(),
+            touched: HashSet::new(),
         })
     }
 
