@@ -183,23 +183,35 @@ fn finish_all(func: Func, mut points: Vec<Pt>) -> Option<(Value, Option<(i64, us
             Some((Value::Float(lo + (hi - lo) / 2.0), None))
         }
         Func::Mode => {
-            sort_by_value(&mut points);
-            let mut best: Option<(&Value, usize)> = None;
-            let mut i = 0;
-            while i < points.len() {
-                let mut j = i + 1;
-                while j < points.len()
-                    && points.get(j).map(|p| &p.value) == points.get(i).map(|p| &p.value)
-                {
-                    j += 1;
+            // 1.x's loop, quirks included: a run is only counted from its second point
+            // (so a lone value never beats the first run), and ties go to the run whose
+            // first point is earliest.
+            points.sort_by(|a, b| {
+                a.value
+                    .compare(&b.value)
+                    .unwrap_or(Ordering::Equal)
+                    .then(a.time.cmp(&b.time))
+            });
+            let first = points.first()?;
+            let (mut most_freq, mut curr_freq) = (0usize, 0usize);
+            let (mut most_mode, mut most_time) = (&first.value, first.time);
+            let (mut curr_mode, mut curr_time) = (&first.value, first.time);
+            for p in &points {
+                if p.value != *curr_mode {
+                    curr_freq = 1;
+                    curr_mode = &p.value;
+                    curr_time = p.time;
+                    continue;
                 }
-                let run = j - i;
-                if best.is_none_or(|(_, c)| run > c) {
-                    best = points.get(i).map(|p| (&p.value, run));
+                curr_freq += 1;
+                if most_freq > curr_freq || (most_freq == curr_freq && curr_time > most_time) {
+                    continue;
                 }
-                i = j;
+                most_freq = curr_freq;
+                most_mode = &p.value;
+                most_time = curr_time;
             }
-            best.map(|(v, _)| (v.clone(), None))
+            Some((most_mode.clone(), None))
         }
         Func::Spread => {
             let mut min = points.first()?.value.clone();

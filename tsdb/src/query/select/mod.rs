@@ -11,6 +11,7 @@ mod eval;
 mod exec;
 mod plan;
 mod transform;
+mod tz;
 mod value;
 mod window;
 
@@ -49,7 +50,12 @@ pub fn execute(
     let mut budget = Budget {
         left: ctx.limits.max_points,
     };
-    let tz = |_t: i64| 0i64;
+    let zone = match &stmt.timezone {
+        Some(name) => tz::Zone::load(name)
+            .ok_or_else(|| QueryError::new(format!("unable to find time zone {name}")))?,
+        None => tz::Zone::default(),
+    };
+    let tz = |t: i64| zone.offset_ns(t);
     let buckets = match plan.mode {
         Mode::Aggregate | Mode::Multi => {
             let data_min = if plan.interval > 0 && !plan.cond.has_lower_bound() {

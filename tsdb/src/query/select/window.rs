@@ -27,6 +27,11 @@ pub struct Buckets {
     pub read_hi: i64,
     /// Row time without GROUP BY time: the lower bound, or 0 without one.
     pub default_time: i64,
+    /// Rows outside are dropped: the extra bucket read for derivative() and friends.
+    pub emit_lo: i64,
+    pub emit_hi: i64,
+    /// The read range before LIMIT pushdown, when the pushdown narrowed it.
+    pub unpushed: Option<(i64, i64)>,
 }
 
 impl Buckets {
@@ -67,6 +72,9 @@ pub fn buckets(
             read_lo: c.min_time,
             read_hi: c.max_time,
             default_time,
+            emit_lo: i64::MIN,
+            emit_hi: i64::MAX,
+            unpushed: None,
         }));
     }
     let i = plan.interval;
@@ -106,13 +114,34 @@ pub fn buckets(
         read_lo: lower,
         read_hi: upper,
         default_time,
+        emit_lo: i64::MIN,
+        emit_hi: i64::MAX,
+        unpushed: None,
     };
+    // 1.x reads one more interval for functions that need a previous bucket, so that the
+    // first bucket of the range gets a value too.
+    let looks_back = plan.outputs.iter().any(|o| {
+        matches!(o, Output::Transform(t, TransformInput::Call(_)) if !matches!(t, super::plan::Transform::CumulativeSum))
+    });
+    if looks_back {
+        if stmt.is_descending() {
+            b.emit_hi = b.start(b.count - 1);
+            b.count += 1;
+            b.read_hi = b.read_hi.saturating_add(i);
+        } else {
+            b.emit_lo = b.first;
+            b.first -= i;
+            b.count += 1;
+            b.read_lo = b.read_lo.saturating_sub(i);
+        }
+    }
     // LIMIT pushdown: only the buckets that can be returned are read.
     let transforms = plan
         .outputs
         .iter()
         .any(|o| matches!(o, Output::Transform(..)));
     if stmt.limit > 0 && plan.fill != Fill::None && !transforms && plan.mode == Mode::Aggregate {
+        b.unpushed = Some((b.read_lo, b.read_hi));
         let needed = stmt.limit.saturating_add(stmt.offset).min(b.count as u64) as usize;
         if stmt.is_descending() {
             let skip = b.count - needed;
@@ -282,6 +311,31 @@ fn aux_value(
     }
 }
 
+/// Whether a group without points in the LIMIT-narrowed range has some in the full range:
+/// 1.x then still returns its (filled) rows.
+fn has_points_outside(
+    store: &Store,
+    plan: &Plan,
+    g: &Group,
+    m: &MeasRef,
+    b: &Buckets,
+) -> Result<bool, QueryError> {
+    let Some((lo, hi)) = b.unpushed else {
+        return Ok(false);
+    };
+    for s in &g.series {
+        for c in &plan.calls {
+            let Some(def) = m.fields.get(&c.field) else {
+                continue;
+            };
+            if store.read_column(s.id, def.id, lo, hi)?.is_some() {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
 /// An aggregate query for one group.
 #[allow(clippy::too_many_arguments)]
 pub fn aggregate_group(
@@ -329,7 +383,7 @@ pub fn aggregate_group(
         values.push(vals);
         selected.push(sels);
     }
-    if !had.iter().any(|h| *h) {
+    if !had.iter().any(|h| *h) && !has_points_outside(store, plan, g, m, b)? {
         return Ok(Vec::new());
     }
     if b.interval > 0 {
@@ -379,6 +433,11 @@ pub fn aggregate_group(
     let has_expr = plan.outputs.iter().any(|o| matches!(o, Output::Expr(_)));
     let single_selector =
         plan.calls.len() == 1 && plan.calls.first().is_some_and(|c| c.func.is_selector());
+    // 1.x quirk: integral() without GROUP BY time is stamped 0, even with a lower bound.
+    let integral = plan
+        .calls
+        .iter()
+        .any(|c| matches!(c.func, Func::Integral(_)));
     let mut rows = Vec::new();
     for k in 0..b.count {
         let sel = if single_selector {
@@ -388,8 +447,12 @@ pub fn aggregate_group(
         };
         let time = match (b.interval, sel) {
             (0, Some((t, _))) => t,
+            (0, None) if integral => 0,
             _ => bucket_time(k),
         };
+        if time < b.emit_lo || time > b.emit_hi {
+            continue;
+        }
         let expr_row = has_expr
             && (had.get(k).copied().unwrap_or(false)
                 || (b.interval > 0 && plan.fill != Fill::None));
