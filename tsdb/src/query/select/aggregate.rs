@@ -63,8 +63,9 @@ impl Acc {
                         match func {
                             Func::Max => v > pv || (v == pv && time < p.time),
                             Func::Min => v < pv || (v == pv && time < p.time),
-                            Func::First => time < p.time,
-                            _ => time > p.time,
+                            // On equal times 1.x keeps the larger value.
+                            Func::First => time < p.time || (time == p.time && v > pv),
+                            _ => time > p.time || (time == p.time && v > pv),
                         }
                     }
                 };
@@ -121,8 +122,16 @@ impl Acc {
                             Some(Ordering::Equal) => p.time < c.time,
                             _ => false,
                         },
-                        Func::First => p.time < c.time,
-                        _ => p.time > c.time,
+                        Func::First => {
+                            p.time < c.time
+                                || (p.time == c.time
+                                    && p.value.compare(&c.value) == Some(Ordering::Greater))
+                        }
+                        _ => {
+                            p.time > c.time
+                                || (p.time == c.time
+                                    && p.value.compare(&c.value) == Some(Ordering::Greater))
+                        }
                     },
                 };
                 if better {

@@ -273,7 +273,12 @@ pub fn raw_transform_group(
                 }
             }
             points.sort_by_key(|p| p.0);
-            out.extend(transform::apply(*t, &points, 1_000_000_000));
+            out.extend(transform::apply(
+                *t,
+                &points,
+                1_000_000_000,
+                plan.descending,
+            ));
         }
         columns.push(out);
     }

@@ -143,6 +143,8 @@ pub struct Plan {
     /// Explicit tag keys, `*` or a regex; `None` without GROUP BY tags.
     pub dims: Option<Dims>,
     pub fill: Fill,
+    /// ORDER BY time DESC.
+    pub descending: bool,
 }
 
 /// The database, retention policy and measurements of the sources, with 1.x's errors.
@@ -447,6 +449,7 @@ pub fn plan(
         offset,
         dims,
         fill: stmt.fill,
+        descending: stmt.is_descending(),
     })
 }
 

@@ -6,9 +6,25 @@ use influxql::{BinaryOp, Fill};
 use super::plan::Transform;
 use super::value::{Value, arithmetic};
 
-/// Applies a transformation to points sorted by time (nulls already skipped).
-/// `default_unit` is the GROUP BY interval, or 1s for raw fields.
-pub fn apply(t: Transform, points: &[(i64, Value)], default_unit: i64) -> Vec<(i64, Value)> {
+/// Applies a transformation to points sorted by time (nulls already skipped), in the
+/// statement's order as 1.x does (ORDER BY time DESC runs it backwards); the result is
+/// sorted by ascending time. `default_unit` is the GROUP BY interval, or 1s for raw fields.
+pub fn apply(
+    t: Transform,
+    points: &[(i64, Value)],
+    default_unit: i64,
+    descending: bool,
+) -> Vec<(i64, Value)> {
+    if descending {
+        let reversed: Vec<(i64, Value)> = points.iter().rev().cloned().collect();
+        let mut out = apply_in_order(t, &reversed, default_unit);
+        out.reverse();
+        return out;
+    }
+    apply_in_order(t, points, default_unit)
+}
+
+fn apply_in_order(t: Transform, points: &[(i64, Value)], default_unit: i64) -> Vec<(i64, Value)> {
     let mut out = Vec::new();
     match t {
         Transform::Derivative { unit, non_negative } => {
@@ -21,7 +37,8 @@ pub fn apply(t: Transform, points: &[(i64, Value)], default_unit: i64) -> Vec<(i
                     if *t == pt {
                         continue;
                     }
-                    let d = (v - pv) / ((*t - pt) as f64 / unit);
+                    // 1.x divides by the absolute elapsed time in either direction.
+                    let d = (v - pv) / ((*t - pt).abs() as f64 / unit);
                     if !(non_negative && d < 0.0) {
                         out.push((*t, Value::Float(d)));
                     }

@@ -422,7 +422,7 @@ pub fn aggregate_group(
                     })
                     .unwrap_or_default();
                 Some(
-                    transform::apply(*t, &seq, b.interval.max(1))
+                    transform::apply(*t, &seq, b.interval.max(1), plan.descending)
                         .into_iter()
                         .collect(),
                 )
