@@ -168,6 +168,82 @@ pub fn filtered_rows(
     Ok((fields, rows, keep))
 }
 
+/// `ORDER BY time DESC LIMIT 1` without a field predicate: the newest row of the group
+/// from each column's last value, without reading the columns. `None` when the fast path
+/// does not apply (then the general path runs).
+fn lastpoint(
+    store: &Store,
+    plan: &Plan,
+    g: &Group,
+    m: &MeasRef,
+    drivers: &[String],
+) -> Result<Option<Vec<(i64, Vec<Cell>)>>, QueryError> {
+    if !(plan.descending && plan.limit == 1 && plan.row_offset == 0)
+        || g.series.iter().any(|s| s.filter.is_some())
+    {
+        return Ok(None);
+    }
+    // The newest time of the group, and for the series that has it, its values then.
+    let mut best: Option<(i64, usize, Vec<Value>)> = None;
+    for (si, s) in g.series.iter().enumerate() {
+        let mut lasts = Vec::with_capacity(drivers.len());
+        for f in drivers {
+            let Some(def) = m.fields.get(f) else {
+                lasts.push(None);
+                continue;
+            };
+            let last = store.last_value(s.id, def.id)?;
+            if let Some((t, _)) = &last {
+                if *t > plan.cond.max_time {
+                    return Ok(None);
+                }
+            }
+            lasts.push(last.filter(|(t, _)| *t >= plan.cond.min_time));
+        }
+        let Some(t) = lasts.iter().flatten().map(|(t, _)| *t).max() else {
+            continue;
+        };
+        // Ties go to the later series, as the general path's reversed stable sort does.
+        if best.as_ref().is_none_or(|(bt, _, _)| t >= *bt) {
+            let values = lasts
+                .into_iter()
+                .map(|l| match l {
+                    Some((lt, v)) if lt == t => super::value::Value::from_storage(v),
+                    _ => Value::Null,
+                })
+                .collect();
+            best = Some((t, si, values));
+        }
+    }
+    let Some((t, si, values)) = best else {
+        return Ok(Some(Vec::new()));
+    };
+    let Some(s) = g.series.get(si) else {
+        return Ok(Some(Vec::new()));
+    };
+    let rows = Rows {
+        times: vec![t],
+        values: values.into_iter().map(|v| vec![v]).collect(),
+    };
+    let ctx = RowCtx {
+        fields: drivers,
+        rows: &rows,
+        row: 0,
+        tags: &s.tags,
+        m,
+    };
+    let refs = |n: &str, ty: Option<DataType>| ctx.get(n, ty);
+    let cells = plan
+        .outputs
+        .iter()
+        .map(|o| match o {
+            Output::Expr(e) => eval::eval_pexpr(e, &refs, &|_| Value::Null).into_cell(),
+            Output::Transform(..) => Cell::Null,
+        })
+        .collect();
+    Ok(Some(vec![(t, cells)]))
+}
+
 /// A raw query (no functions) for one group.
 pub fn raw_group(
     store: &Store,
@@ -188,6 +264,9 @@ pub fn raw_group(
     if drivers.is_empty() {
         // Only tags selected: 1.x returns nothing.
         return Ok(Vec::new());
+    }
+    if let Some(rows) = lastpoint(store, plan, g, m, &drivers)? {
+        return Ok(rows);
     }
     let mut rows_out: Vec<(i64, Vec<Cell>)> = Vec::new();
     for s in &g.series {

@@ -145,6 +145,9 @@ pub struct Plan {
     pub fill: Fill,
     /// ORDER BY time DESC.
     pub descending: bool,
+    /// LIMIT and OFFSET (0 = none), for the fast paths.
+    pub limit: u64,
+    pub row_offset: u64,
 }
 
 /// The database, retention policy and measurements of the sources, with 1.x's errors.
@@ -450,6 +453,8 @@ pub fn plan(
         dims,
         fill: stmt.fill,
         descending: stmt.is_descending(),
+        limit: stmt.limit,
+        row_offset: stmt.offset,
     })
 }
 

@@ -222,7 +222,38 @@ fn feed(
         .iter()
         .map(|c| fields.iter().position(|f| *f == c.field).unwrap_or(0))
         .collect();
+    // last() without GROUP BY time: each column's newest point, unless it lies past the
+    // upper bound (then the column is read).
+    let last_only = b.interval == 0 && plan.calls.iter().all(|c| c.func == Func::Last);
     for (si, s) in g.series.iter().enumerate() {
+        if last_only && s.filter.is_none() {
+            let mut fallback = false;
+            for (ci, c) in plan.calls.iter().enumerate() {
+                let Some(def) = m.fields.get(&c.field) else {
+                    continue;
+                };
+                match store.last_value(s.id, def.id)? {
+                    Some((t, _)) if t > b.read_hi => fallback = true,
+                    Some((t, v)) if t >= b.read_lo => {
+                        if let Some(a) = accs.get_mut(ci).and_then(|a| a.first_mut()) {
+                            a.push(
+                                c.func,
+                                Pt {
+                                    time: t,
+                                    value: Value::from_storage(v),
+                                    series: si,
+                                },
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            // Feeding a point twice to last() is harmless, so the fallback just reads.
+            if !fallback {
+                continue;
+            }
+        }
         if s.filter.is_none() {
             let cols = eval::load(store, m, s.id, &fields, b.read_lo, b.read_hi, budget)?;
             for (ci, c) in plan.calls.iter().enumerate() {
