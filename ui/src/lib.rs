@@ -1,1 +1,66 @@
-//! tigk web UI: dashboards, hosts, alert rules.
+//! tigk's web UI: server-rendered pages over the store, usable without JavaScript.
+//!
+//! - [`router`]: every route, behind the session gate and the security headers.
+//! - `state`: [`UiState`], [`UiConfig`] and the [`DataSource`] seam (the real one is
+//!   [`EngineSource`]; [`FixedSource`] answers from a table for tests).
+//! - `error`: [`UiError`], the one place that picks status codes and renders error pages.
+//! - `session`: sessions in `ui.db`, roles, the CSRF + Origin gate, sign-in rate limiting.
+//! - `login`: sign-in, sign-out, first-run administrator (loopback only), theme switch.
+//! - `admin`: UI roles per user.
+//! - `hosts`: the host list and the automatic per-host dashboard.
+//! - `timerange`: the time-range picker's URL parameters.
+//! - `query`: InfluxQL building (quoted, parsed back, read-only) and result conversion.
+//! - `chart`: time series to SVG with plotters, min/max downsampled per pixel column.
+//! - `units`: number, byte, duration and UTC time formatting.
+//! - `db`: `ui.db` schema and migrations. `render`: embedded templates and CSS.
+//! - `web`: cookies, URL encoding, security headers, loopback detection.
+
+mod admin;
+pub mod chart;
+mod db;
+mod error;
+mod hosts;
+mod login;
+mod query;
+mod render;
+mod session;
+mod state;
+mod timerange;
+pub mod units;
+mod web;
+
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::Redirect;
+use axum::routing::{get, post};
+
+pub use error::UiError;
+pub use session::Role;
+pub use state::{BoxFuture, DataSource, EngineSource, FixedSource, UiConfig, UiState};
+
+/// All UI routes. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so the first-run page can tell
+/// loopback clients apart (without the peer address it stays closed).
+pub fn router(state: UiState) -> Router {
+    let secure = state.config().secure_cookies;
+    let app = Router::new()
+        .route("/", get(|| async { Redirect::to("/hosts") }))
+        .route("/static/style.css", get(web::style_css))
+        .route("/login", get(login::login_form).post(login::login_submit))
+        .route("/logout", post(login::logout))
+        .route("/setup", get(login::setup_form).post(login::setup_submit))
+        .route("/theme", post(login::set_theme))
+        .route("/hosts", get(hosts::list))
+        .route("/hosts/{host}", get(hosts::dashboard))
+        .route("/admin/users", get(admin::users))
+        .route("/admin/users/role", post(admin::set_role))
+        .fallback(|| async { UiError::NotFound })
+        .layer(from_fn_with_state(state.clone(), session::gate))
+        .layer(from_fn(web::security_headers))
+        .with_state(state);
+    if secure {
+        app.layer(from_fn(web::hsts))
+    } else {
+        app
+    }
+}

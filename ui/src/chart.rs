@@ -1,0 +1,545 @@
+//! Time series to SVG, drawn with plotters.
+//!
+//! Every series is first reduced to at most two points (the minimum and the maximum) per
+//! pixel column, so the SVG size depends on the chart's width, not on the number of points,
+//! and a one-sample spike still shows (an averaging or LTTB reduction can drop it).
+//! plotters bakes colours into the SVG, so each theme is a separate rendering.
+//! Rendering never fails: a drawing error becomes the error-state chart.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use serde::{Deserialize, Serialize};
+
+use crate::units::{Unit, format_tick, format_value};
+
+/// One line: points in time order, `None` where there is no value (the line breaks).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(i64, Option<f64>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Theme {
+    #[default]
+    Light,
+    Dark,
+}
+
+impl Theme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Warn,
+    Crit,
+}
+
+/// A horizontal band, e.g. "80 to 90 is warn".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    pub from: f64,
+    pub to: f64,
+    pub level: Level,
+}
+
+/// A vertical marker, e.g. an alert state change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Annotation {
+    pub at_ns: i64,
+    pub text: String,
+    pub level: Level,
+}
+
+/// What to draw and how. Times are nanoseconds since the epoch.
+#[derive(Debug, Clone)]
+pub struct ChartSpec {
+    pub width: u32,
+    pub height: u32,
+    pub from_ns: i64,
+    pub to_ns: i64,
+    pub unit: Unit,
+    pub decimals: Option<usize>,
+    pub y_min: Option<f64>,
+    pub y_max: Option<f64>,
+    pub thresholds: Vec<Threshold>,
+    pub annotations: Vec<Annotation>,
+    pub theme: Theme,
+    pub legend: bool,
+}
+
+impl ChartSpec {
+    pub fn new(width: u32, height: u32, from_ns: i64, to_ns: i64) -> ChartSpec {
+        ChartSpec {
+            width,
+            height,
+            from_ns,
+            to_ns,
+            unit: Unit::Short,
+            decimals: None,
+            y_min: None,
+            y_max: None,
+            thresholds: Vec::new(),
+            annotations: Vec::new(),
+            theme: Theme::Light,
+            legend: true,
+        }
+    }
+}
+
+/// Per-series summary for legends, over every non-null value in range.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Stats {
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub avg: Option<f64>,
+    pub last: Option<f64>,
+    pub count: usize,
+}
+
+pub fn stats(points: &[(i64, Option<f64>)]) -> Stats {
+    let mut s = Stats::default();
+    let mut sum = 0.0;
+    for v in points.iter().filter_map(|p| p.1).filter(|v| v.is_finite()) {
+        s.min = Some(s.min.map_or(v, |m| m.min(v)));
+        s.max = Some(s.max.map_or(v, |m| m.max(v)));
+        s.last = Some(v);
+        sum += v;
+        s.count += 1;
+    }
+    if s.count > 0 {
+        s.avg = Some(sum / s.count as f64);
+    }
+    s
+}
+
+/// Reduces `points` to at most a minimum and a maximum per column of `columns` over
+/// `from..=to`, as line segments (a `None` or non-finite value ends a segment).
+pub fn downsample(
+    points: &[(i64, Option<f64>)],
+    from: i64,
+    to: i64,
+    columns: u32,
+) -> Vec<Vec<(i64, f64)>> {
+    let span = (to as i128 - from as i128).max(1);
+    let cols = columns.max(1) as i128;
+    let column = |t: i64| ((t as i128 - from as i128) * cols / span) as i64;
+    let mut segments = Vec::new();
+    let mut seg: Vec<(i64, f64)> = Vec::new();
+    // (column, (t, min), (t, max)) of the bucket being filled.
+    type Bucket = (i64, (i64, f64), (i64, f64));
+    let mut bucket: Option<Bucket> = None;
+    let flush = |bucket: &mut Option<Bucket>, seg: &mut Vec<(i64, f64)>| {
+        if let Some((_, lo, hi)) = bucket.take() {
+            if lo.0 == hi.0 {
+                seg.push(lo);
+            } else if lo.0 < hi.0 {
+                seg.extend([lo, hi]);
+            } else {
+                seg.extend([hi, lo]);
+            }
+        }
+    };
+    for &(t, v) in points {
+        if t < from || t > to {
+            continue;
+        }
+        let Some(v) = v.filter(|v| v.is_finite()) else {
+            flush(&mut bucket, &mut seg);
+            if !seg.is_empty() {
+                segments.push(std::mem::take(&mut seg));
+            }
+            continue;
+        };
+        let c = column(t);
+        match &mut bucket {
+            Some((bc, lo, hi)) if *bc == c => {
+                if v < lo.1 {
+                    *lo = (t, v);
+                }
+                if v > hi.1 {
+                    *hi = (t, v);
+                }
+            }
+            _ => {
+                flush(&mut bucket, &mut seg);
+                bucket = Some((c, (t, v), (t, v)));
+            }
+        }
+    }
+    flush(&mut bucket, &mut seg);
+    if !seg.is_empty() {
+        segments.push(seg);
+    }
+    segments
+}
+
+struct Palette {
+    bg: RGBColor,
+    fg: RGBColor,
+    grid: RGBColor,
+    series: [RGBColor; 10],
+}
+
+fn palette(theme: Theme) -> Palette {
+    let series = [
+        RGBColor(0x37, 0x87, 0x2d),
+        RGBColor(0x1f, 0x60, 0xc4),
+        RGBColor(0xe0, 0x8a, 0x00),
+        RGBColor(0xc4, 0x16, 0x2a),
+        RGBColor(0x8f, 0x3b, 0xb8),
+        RGBColor(0x0a, 0x93, 0x9b),
+        RGBColor(0xb8, 0x77, 0x1f),
+        RGBColor(0x70, 0x70, 0x70),
+        RGBColor(0x5a, 0xa6, 0x4b),
+        RGBColor(0xd6, 0x3b, 0x8a),
+    ];
+    match theme {
+        Theme::Light => Palette {
+            bg: RGBColor(0xff, 0xff, 0xff),
+            fg: RGBColor(0x3a, 0x3f, 0x45),
+            grid: RGBColor(0xe4, 0xe6, 0xea),
+            series,
+        },
+        Theme::Dark => Palette {
+            bg: RGBColor(0x18, 0x1b, 0x1f),
+            fg: RGBColor(0xcc, 0xcc, 0xdc),
+            grid: RGBColor(0x2c, 0x32, 0x35),
+            series: [
+                RGBColor(0x73, 0xbf, 0x69),
+                RGBColor(0x5a, 0x9b, 0xf5),
+                RGBColor(0xf2, 0xcc, 0x0c),
+                RGBColor(0xf2, 0x49, 0x5c),
+                RGBColor(0xb8, 0x77, 0xd9),
+                RGBColor(0x45, 0xc5, 0xcc),
+                RGBColor(0xff, 0x98, 0x30),
+                RGBColor(0xa0, 0xa0, 0xa0),
+                RGBColor(0x96, 0xd9, 0x8d),
+                RGBColor(0xff, 0x7a, 0xb8),
+            ],
+        },
+    }
+}
+
+pub fn series_color(theme: Theme, i: usize) -> String {
+    let c = palette(theme).series[i % 10];
+    format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
+}
+
+fn level_color(level: Level) -> RGBColor {
+    match level {
+        Level::Ok => RGBColor(0x37, 0x87, 0x2d),
+        Level::Warn => RGBColor(0xe0, 0x8a, 0x00),
+        Level::Crit => RGBColor(0xd4, 0x1e, 0x32),
+    }
+}
+
+const LEGEND_ROW: u32 = 15;
+const LEGEND_MAX_ROWS: usize = 8;
+const FONT: &str = "sans-serif";
+
+type DrawResult<T> = Result<T, String>;
+
+fn e<E: std::fmt::Debug>(err: E) -> String {
+    format!("{err:?}")
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Draws `series` (or the no-data state when empty).
+pub fn render(spec: &ChartSpec, series: &[Series]) -> String {
+    let spec = sanitize(spec);
+    if series
+        .iter()
+        .all(|s| s.points.iter().all(|p| p.1.is_none()))
+    {
+        return render_message(&spec, "No data", None);
+    }
+    match draw(&spec, series) {
+        Ok(svg) => svg,
+        Err(err) => render_error(&spec, &err),
+    }
+}
+
+/// The error state: the panel stays the same size and says what went wrong.
+pub fn render_error(spec: &ChartSpec, message: &str) -> String {
+    let spec = sanitize(spec);
+    render_message(&spec, "Query error", Some(message))
+}
+
+fn sanitize(spec: &ChartSpec) -> ChartSpec {
+    let mut s = spec.clone();
+    s.width = s.width.clamp(120, 4000);
+    s.height = s.height.clamp(80, 3000);
+    if s.to_ns <= s.from_ns {
+        s.to_ns = s.from_ns.saturating_add(1_000_000_000);
+    }
+    s
+}
+
+fn render_message(spec: &ChartSpec, headline: &str, detail: Option<&str>) -> String {
+    let p = palette(spec.theme);
+    let mut buf = String::new();
+    let result = (|| -> DrawResult<()> {
+        let root = SVGBackend::with_string(&mut buf, (spec.width, spec.height)).into_drawing_area();
+        root.fill(&p.bg).map_err(e)?;
+        let (w, h) = (spec.width as i32, spec.height as i32);
+        root.draw(&Rectangle::new([(0, 0), (w - 1, h - 1)], p.grid))
+            .map_err(e)?;
+        let color = if detail.is_some() {
+            level_color(Level::Crit)
+        } else {
+            p.fg
+        };
+        let center = Pos::new(HPos::Center, VPos::Center);
+        let big = (FONT, 16).into_font().color(&color).pos(center);
+        root.draw(&Text::new(headline.to_string(), (w / 2, h / 2 - 10), big))
+            .map_err(e)?;
+        if let Some(d) = detail {
+            let small = (FONT, 12).into_font().color(&p.fg).pos(center);
+            let max_chars = (spec.width / 7).max(10) as usize;
+            root.draw(&Text::new(
+                truncate(d, max_chars),
+                (w / 2, h / 2 + 12),
+                small,
+            ))
+            .map_err(e)?;
+        }
+        root.present().map_err(e)?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => buf,
+        // Only reachable if plotters cannot write to a String; keep a valid, empty SVG.
+        Err(_) => format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\"></svg>",
+            spec.width, spec.height
+        ),
+    }
+}
+
+fn y_range(spec: &ChartSpec, segments: &[Vec<Vec<(i64, f64)>>]) -> (f64, f64) {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for (_, v) in segments.iter().flatten().flatten() {
+        lo = lo.min(*v);
+        hi = hi.max(*v);
+    }
+    if !lo.is_finite() || !hi.is_finite() {
+        (lo, hi) = (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.05).max(if hi == lo { hi.abs() * 0.1 + 1.0 } else { 0.0 });
+    let mut lo = spec.y_min.unwrap_or(if lo >= 0.0 && lo - pad < 0.0 {
+        0.0
+    } else {
+        lo - pad
+    });
+    let mut hi = spec.y_max.map_or(hi + pad, |m| m.max(hi.min(m)));
+    if hi <= lo {
+        hi = lo + 1.0;
+    }
+    if !(lo.is_finite() && hi.is_finite()) {
+        (lo, hi) = (0.0, 1.0);
+    }
+    (lo, hi)
+}
+
+fn draw(spec: &ChartSpec, series: &[Series]) -> DrawResult<String> {
+    let p = palette(spec.theme);
+    let shown = series.len().min(LEGEND_MAX_ROWS);
+    let legend_rows = if spec.legend {
+        shown + 1 + usize::from(series.len() > shown)
+    } else {
+        0
+    };
+    let legend_h = (legend_rows as u32 * LEGEND_ROW + 6).min(spec.height / 2);
+    let legend_h = if spec.legend { legend_h } else { 0 };
+    let segments: Vec<Vec<Vec<(i64, f64)>>> = series
+        .iter()
+        .map(|s| downsample(&s.points, spec.from_ns, spec.to_ns, spec.width))
+        .collect();
+    let (y_lo, y_hi) = y_range(spec, &segments);
+    let span = spec.to_ns - spec.from_ns;
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, (spec.width, spec.height)).into_drawing_area();
+        root.fill(&p.bg).map_err(e)?;
+        let (plot_area, legend_area) = root.split_vertically(spec.height - legend_h);
+        let x_fmt = |v: &i64| format_tick(*v, span);
+        let y_fmt = |v: &f64| format_value(*v, spec.unit, spec.decimals);
+        let mut chart = ChartBuilder::on(&plot_area)
+            .margin(6)
+            .x_label_area_size(18)
+            .y_label_area_size(58)
+            .build_cartesian_2d(spec.from_ns..spec.to_ns, y_lo..y_hi)
+            .map_err(e)?;
+        let label = (FONT, 11).into_font().color(&p.fg);
+        chart
+            .configure_mesh()
+            .x_labels((spec.width / 110).max(2) as usize)
+            .y_labels((spec.height / 40).clamp(2, 8) as usize)
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
+            .label_style(label)
+            .axis_style(p.grid)
+            .bold_line_style(p.grid)
+            .light_line_style(TRANSPARENT)
+            .draw()
+            .map_err(e)?;
+        for t in &spec.thresholds {
+            let (a, b) = (t.from.max(y_lo), t.to.min(y_hi));
+            if a < b {
+                let band = level_color(t.level).mix(0.14).filled();
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(spec.from_ns, a), (spec.to_ns, b)],
+                        band,
+                    )))
+                    .map_err(e)?;
+            }
+        }
+        for (i, segs) in segments.iter().enumerate() {
+            let color = p.series[i % 10];
+            for seg in segs {
+                chart
+                    .draw_series(LineSeries::new(seg.iter().copied(), color.stroke_width(1)))
+                    .map_err(e)?;
+            }
+        }
+        for a in &spec.annotations {
+            if a.at_ns < spec.from_ns || a.at_ns > spec.to_ns {
+                continue;
+            }
+            let c = level_color(a.level);
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(a.at_ns, y_lo), (a.at_ns, y_hi)],
+                    c.stroke_width(1),
+                )))
+                .map_err(e)?;
+            let style = (FONT, 10)
+                .into_font()
+                .color(&c)
+                .pos(Pos::new(HPos::Left, VPos::Top));
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    truncate(&a.text, 30),
+                    (a.at_ns, y_hi),
+                    style,
+                )))
+                .map_err(e)?;
+        }
+        if spec.legend {
+            draw_legend(spec, series, &legend_area, &p)?;
+        }
+        root.present().map_err(e)?;
+    }
+    Ok(buf)
+}
+
+fn draw_legend(
+    spec: &ChartSpec,
+    series: &[Series],
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    p: &Palette,
+) -> DrawResult<()> {
+    let w = spec.width as i32;
+    let right = Pos::new(HPos::Right, VPos::Top);
+    let cols = [w - 6, w - 76, w - 146, w - 216];
+    let head = (FONT, 11).into_font().color(&p.fg);
+    for (x, name) in cols.iter().zip(["last", "avg", "max", "min"]) {
+        area.draw(&Text::new(name, (*x, 2), head.clone().pos(right)))
+            .map_err(e)?;
+    }
+    let name_chars = ((w - 250).max(40) / 7) as usize;
+    for (i, s) in series.iter().take(LEGEND_MAX_ROWS).enumerate() {
+        let y = (i as i32 + 1) * LEGEND_ROW as i32 + 2;
+        let color = p.series[i % 10];
+        area.draw(&Rectangle::new([(8, y + 3), (18, y + 9)], color.filled()))
+            .map_err(e)?;
+        let text = (FONT, 11).into_font().color(&p.fg);
+        area.draw(&Text::new(
+            truncate(&s.name, name_chars),
+            (24, y),
+            text.clone().pos(Pos::new(HPos::Left, VPos::Top)),
+        ))
+        .map_err(e)?;
+        let st = stats(&s.points);
+        let fmt = |v: Option<f64>| {
+            v.map_or("-".to_string(), |v| {
+                format_value(v, spec.unit, spec.decimals)
+            })
+        };
+        for (x, v) in cols.iter().zip([st.last, st.avg, st.max, st.min]) {
+            area.draw(&Text::new(fmt(v), (*x, y), text.clone().pos(right)))
+                .map_err(e)?;
+        }
+    }
+    if series.len() > LEGEND_MAX_ROWS {
+        let y = (LEGEND_MAX_ROWS as i32 + 1) * LEGEND_ROW as i32 + 2;
+        let text = (FONT, 11).into_font().color(&p.fg);
+        area.draw(&Text::new(
+            format!("and {} more series", series.len() - LEGEND_MAX_ROWS),
+            (24, y),
+            text.pos(Pos::new(HPos::Left, VPos::Top)),
+        ))
+        .map_err(e)?;
+    }
+    Ok(())
+}
+
+/// A tiny line for stat panels: no axes, no text; hand-written because it is one path.
+pub fn sparkline(points: &[(i64, Option<f64>)], width: u32, height: u32, theme: Theme) -> String {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return String::new();
+    };
+    let segs = downsample(points, first.0, last.0, width);
+    let vals = segs.iter().flatten().map(|p| p.1);
+    let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+        (l.min(v), h.max(v))
+    });
+    if !lo.is_finite() {
+        return String::new();
+    }
+    let span_t = (last.0 - first.0).max(1) as f64;
+    let span_v = if hi > lo { hi - lo } else { 1.0 };
+    let (w, h) = (width as f64, height as f64);
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"spark\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">"
+    );
+    for seg in &segs {
+        out.push_str(&format!(
+            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"",
+            series_color(theme, 1)
+        ));
+        for (t, v) in seg {
+            let x = (*t - first.0) as f64 / span_t * (w - 2.0) + 1.0;
+            let y = h - 1.0 - (v - lo) / span_v * (h - 2.0);
+            out.push_str(&format!("{x:.1},{y:.1} "));
+        }
+        out.push_str("\"/>");
+    }
+    out.push_str("</svg>");
+    out
+}
+
+#[cfg(test)]
+mod tests;

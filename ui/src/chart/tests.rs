@@ -1,0 +1,154 @@
+use super::*;
+
+const MIN: i64 = 60_000_000_000;
+
+/// plotters writes each text on its own line inside `<text …>`.
+fn has_text(svg: &str, text: &str) -> bool {
+    svg.contains(&format!(">\n{text}\n<")) || svg.contains(&format!(">{text}\n<"))
+}
+
+fn ramp(n: usize, from: i64, step: i64) -> Vec<(i64, Option<f64>)> {
+    (0..n)
+        .map(|i| {
+            (
+                from + i as i64 * step,
+                Some((i as f64 / 1000.0).sin() * 50.0 + 50.0),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_million_points_stay_under_60_kb() {
+    let n = 1_000_000;
+    let points = ramp(n, 0, 1_000_000);
+    let spec = ChartSpec::new(1000, 300, 0, n as i64 * 1_000_000);
+    let svg = render(
+        &spec,
+        &[Series {
+            name: "cpu".into(),
+            points,
+        }],
+    );
+    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(200)]);
+    assert!(svg.trim_end().ends_with("</svg>"));
+    assert!(svg.len() < 60 * 1024, "svg is {} bytes", svg.len());
+    assert!(svg.contains("<polyline"));
+}
+
+#[test]
+fn downsampling_keeps_spikes_and_breaks_at_gaps() {
+    let mut points = ramp(10_000, 0, 1);
+    points[5000].1 = Some(1e9);
+    points[7000].1 = None;
+    let segs = downsample(&points, 0, 10_000, 100);
+    assert_eq!(segs.len(), 2, "a null splits the line");
+    let n: usize = segs.iter().map(Vec::len).sum();
+    assert!(n <= 2 * 101, "{n} points");
+    assert!(segs.iter().flatten().any(|p| p.1 == 1e9), "spike kept");
+    // Time order within segments.
+    for s in &segs {
+        assert!(s.windows(2).all(|w| w[0].0 <= w[1].0));
+    }
+}
+
+#[test]
+fn no_data_and_error_states() {
+    let spec = ChartSpec::new(400, 200, 0, MIN);
+    let svg = render(&spec, &[]);
+    assert!(svg.contains("No data"));
+    let svg = render(
+        &spec,
+        &[Series {
+            name: "x".into(),
+            points: vec![(1, None)],
+        }],
+    );
+    assert!(svg.contains("No data"));
+    let svg = render_error(&spec, "bad <query> & stuff");
+    assert!(svg.contains("Query error"));
+    assert!(svg.contains("bad &lt;query&gt; &amp; stuff"), "{svg}");
+}
+
+#[test]
+fn hostile_series_names_are_escaped() {
+    let spec = ChartSpec::new(600, 200, 0, MIN);
+    let s = Series {
+        name: "<script>alert(1)</script>".into(),
+        points: ramp(10, 0, MIN / 10),
+    };
+    let svg = render(&spec, &[s]);
+    assert!(!svg.contains("<script>"));
+    assert!(svg.contains("&lt;script&gt;"));
+}
+
+#[test]
+fn legend_thresholds_annotations_and_themes() {
+    let mut spec = ChartSpec::new(800, 300, 0, 10 * MIN);
+    spec.unit = Unit::Percent;
+    spec.thresholds = vec![Threshold {
+        from: 80.0,
+        to: 90.0,
+        level: Level::Warn,
+    }];
+    spec.annotations = vec![Annotation {
+        at_ns: 5 * MIN,
+        text: "cpu high".into(),
+        level: Level::Crit,
+    }];
+    let series: Vec<Series> = (0..3)
+        .map(|i| Series {
+            name: format!("s{i}"),
+            points: ramp(100, 0, MIN / 10),
+        })
+        .collect();
+    let light = render(&spec, &series);
+    assert!(light.contains("cpu high"));
+    assert!(has_text(&light, "s2"));
+    assert!(has_text(&light, "last") && has_text(&light, "min"));
+    assert!(light.contains('%'));
+    // The warn band: semi-transparent fill in the warn colour.
+    assert!(
+        light.contains("#E08A00") || light.contains("#e08a00"),
+        "{light}"
+    );
+    spec.theme = Theme::Dark;
+    let dark = render(&spec, &series);
+    assert_ne!(light, dark);
+    assert!(dark.contains("#181B1F") || dark.contains("#181b1f"));
+}
+
+#[test]
+fn legend_is_capped() {
+    let spec = ChartSpec::new(800, 400, 0, 10 * MIN);
+    let series: Vec<Series> = (0..20)
+        .map(|i| Series {
+            name: format!("core{i}"),
+            points: ramp(10, 0, MIN),
+        })
+        .collect();
+    let svg = render(&spec, &series);
+    assert!(svg.contains("and 12 more series"));
+}
+
+#[test]
+fn stats_skip_nulls() {
+    let s = stats(&[
+        (0, Some(1.0)),
+        (1, None),
+        (2, Some(3.0)),
+        (3, Some(f64::NAN)),
+    ]);
+    assert_eq!(s.min, Some(1.0));
+    assert_eq!(s.max, Some(3.0));
+    assert_eq!(s.avg, Some(2.0));
+    assert_eq!(s.last, Some(3.0));
+    assert_eq!(stats(&[]).avg, None);
+}
+
+#[test]
+fn sparkline_is_small_and_empty_without_data() {
+    let svg = sparkline(&ramp(100_000, 0, 1), 120, 30, Theme::Light);
+    assert!(svg.len() < 8 * 1024);
+    assert!(sparkline(&[], 120, 30, Theme::Light).is_empty());
+}

@@ -1,0 +1,124 @@
+//! Templates, embedded in the binary so a deployed server needs no files besides its data.
+
+use std::sync::LazyLock;
+
+use axum::http::StatusCode;
+use axum::response::Html;
+use serde::Serialize;
+
+use crate::error::{Result, UiError};
+use crate::session::CurrentUser;
+
+/// Name and source of every template. Names end in `.html` so Tera auto-escapes them.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../templates/base.html")),
+    ("error.html", include_str!("../templates/error.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    ("setup.html", include_str!("../templates/setup.html")),
+    ("hosts.html", include_str!("../templates/hosts.html")),
+    ("host.html", include_str!("../templates/host.html")),
+    ("range.html", include_str!("../templates/range.html")),
+    ("users.html", include_str!("../templates/users.html")),
+    (
+        "dashboards.html",
+        include_str!("../templates/dashboards.html"),
+    ),
+    (
+        "dashboard.html",
+        include_str!("../templates/dashboard.html"),
+    ),
+    (
+        "panel_edit.html",
+        include_str!("../templates/panel_edit.html"),
+    ),
+];
+
+pub const STYLE_CSS: &str = include_str!("../static/style.css");
+
+/// Built once. A broken template is a bug in this crate, caught by the tests, so it is kept as
+/// an error to report on every render rather than a panic at start-up.
+static TERA: LazyLock<std::result::Result<tera::Tera, String>> = LazyLock::new(|| {
+    let mut t = tera::Tera::new();
+    t.add_raw_templates(TEMPLATES.iter().copied())
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(t)
+});
+
+fn tera() -> Result<&'static tera::Tera> {
+    TERA.as_ref().map_err(|e| UiError::Template(e.clone()))
+}
+
+/// Renders `name` with `ctx`.
+pub fn render(name: &str, ctx: &tera::Context) -> Result<Html<String>> {
+    Ok(Html(tera()?.render(name, ctx)?))
+}
+
+/// A context with what `base.html` needs: the user (or none), the CSRF token and the theme.
+pub fn context(user: Option<&CurrentUser>, title: &str) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("title", title);
+    #[derive(Serialize)]
+    struct UserView<'a> {
+        name: &'a str,
+        role: &'a str,
+        is_admin: bool,
+        can_edit: bool,
+    }
+    match user {
+        Some(u) => {
+            ctx.insert(
+                "user",
+                &UserView {
+                    name: &u.name,
+                    role: u.role.as_str(),
+                    is_admin: u.role >= crate::session::Role::Admin,
+                    can_edit: u.role >= crate::session::Role::Editor,
+                },
+            );
+            ctx.insert("csrf", &u.csrf);
+            ctx.insert("theme", u.theme.as_str());
+        }
+        None => {
+            ctx.insert("user", &Option::<()>::None);
+            ctx.insert("csrf", "");
+            ctx.insert("theme", "light");
+        }
+    }
+    ctx
+}
+
+/// The error page. Falls back to plain text if even templates fail, so an error can always
+/// be shown.
+pub fn error_page(status: StatusCode, message: &str) -> Html<String> {
+    let mut ctx = context(None, "Error");
+    ctx.insert("status", &status.as_u16());
+    ctx.insert("reason", status.canonical_reason().unwrap_or("Error"));
+    ctx.insert("message", message);
+    match render("error.html", &ctx) {
+        Ok(h) => h,
+        Err(_) => Html(format!(
+            "<!doctype html><title>Error</title><p>{} {}</p>",
+            status.as_u16(),
+            crate::web::html_escape(message)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        if let Err(e) = tera() {
+            panic!("templates do not compile: {e:?}");
+        }
+    }
+
+    #[test]
+    fn error_page_escapes_the_message() {
+        let Html(body) = error_page(StatusCode::BAD_REQUEST, "<script>x</script>");
+        assert!(body.contains("&lt;script&gt;"));
+        assert!(!body.contains("<script>x"));
+    }
+}
