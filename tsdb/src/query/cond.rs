@@ -295,10 +295,8 @@ impl Regexes {
 
     pub fn add(&mut self, e: &Expr) -> Result<(), QueryError> {
         match e {
-            Expr::Regex(re) => {
-                if !self.0.contains_key(&re.0) {
-                    self.0.insert(re.0.clone(), compile_regex(&re.0)?);
-                }
+            Expr::Regex(re) if !self.0.contains_key(&re.0) => {
+                self.0.insert(re.0.clone(), compile_regex(&re.0)?);
             }
             Expr::Binary(b) => {
                 self.add(&b.lhs)?;
@@ -554,23 +552,23 @@ mod tests {
         let c = cond("time >= '2026-01-01T00:00:00Z' AND time < '2026-01-01T01:00:00Z'").ok();
         assert_eq!(
             c.map(|c| (c.min_time, c.max_time)),
-            Some((1767225600_000000000, 1767229199_999999999))
+            Some((1_767_225_600_000_000_000, 1_767_229_199_999_999_999))
         );
         let c = cond("time >= 1767225600000ms and time <= 1767225600001ms AND host = 'a'").ok();
         assert_eq!(
             c.as_ref().map(|c| (c.min_time, c.max_time)),
-            Some((1767225600_000000000, 1767225600_001000000))
+            Some((1_767_225_600_000_000_000, 1_767_225_600_001_000_000))
         );
         assert!(c.is_some_and(|c| c.filter.is_some()));
         let c = cond("time > now() - 1s").ok();
         assert_eq!(c.map(|c| c.min_time), Some(999_000_000_001));
         let c = cond("time >= '2026-01-01 00:10:00.5' - 30s").ok();
-        assert_eq!(c.map(|c| c.min_time), Some(1767226170_500000000));
+        assert_eq!(c.map(|c| c.min_time), Some(1_767_226_170_500_000_000));
         assert_eq!(
             parse_time_string("2026-01-01T05:30:00+05:30"),
-            Some(1767225600_000000000)
+            Some(1_767_225_600_000_000_000)
         );
-        assert_eq!(parse_time_string("2026-01-01"), Some(1767225600_000000000));
+        assert_eq!(parse_time_string("2026-01-01"), Some(1_767_225_600_000_000_000));
         let e = cond("time >= 'bogus'").err();
         assert_eq!(
             e.map(|e| e.0),

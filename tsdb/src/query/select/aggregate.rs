@@ -88,6 +88,56 @@ impl Acc {
         }
     }
 
+    /// Feeds the floats of one bucket from one series (times ascending).
+    pub fn push_f64_run(&mut self, func: Func, ts: &[i64], vs: &[f64], series: usize) {
+        match (self, func) {
+            (Acc::Count(n), _) => *n += vs.len() as i64,
+            (Acc::Mean { sum, n }, _) => {
+                for v in vs {
+                    *sum += v;
+                }
+                *n += vs.len() as u64;
+            }
+            (Acc::SumF(s), _) => {
+                for v in vs {
+                    *s += v;
+                }
+            }
+            (acc @ Acc::Sel(_), Func::Max | Func::Min) => {
+                let max = func == Func::Max;
+                let mut best: Option<usize> = None;
+                let mut bv = 0.0;
+                for (i, v) in vs.iter().enumerate() {
+                    // Strict comparison: the earliest of equal values wins.
+                    if best.is_none() || (max && *v > bv) || (!max && *v < bv) {
+                        best = Some(i);
+                        bv = *v;
+                    }
+                }
+                if let Some(i) = best
+                    && let (Some(t), Some(v)) = (ts.get(i), vs.get(i))
+                {
+                    acc.push_f64(func, *t, *v, series);
+                }
+            }
+            (acc @ Acc::Sel(_), Func::First) => {
+                if let (Some(t), Some(v)) = (ts.first(), vs.first()) {
+                    acc.push_f64(func, *t, *v, series);
+                }
+            }
+            (acc @ Acc::Sel(_), Func::Last) => {
+                if let (Some(t), Some(v)) = (ts.last(), vs.last()) {
+                    acc.push_f64(func, *t, *v, series);
+                }
+            }
+            (acc, _) => {
+                for (t, v) in ts.iter().zip(vs) {
+                    acc.push_f64(func, *t, *v, series);
+                }
+            }
+        }
+    }
+
     pub fn push(&mut self, func: Func, p: Pt) {
         match self {
             Acc::Count(n) => *n += 1,
@@ -269,10 +319,10 @@ fn finish_all(func: Func, mut points: Vec<Pt>) -> Option<(Value, Option<(i64, us
             let mut prev: Option<(i64, f64)> = None;
             for p in &points {
                 let Some(v) = p.value.as_f64() else { continue };
-                if let Some((pt, pv)) = prev {
-                    if p.time != pt {
-                        sum += 0.5 * (v + pv) * ((p.time - pt) as f64 / unit as f64);
-                    }
+                if let Some((pt, pv)) = prev
+                    && p.time != pt
+                {
+                    sum += 0.5 * (v + pv) * ((p.time - pt) as f64 / unit as f64);
                 }
                 prev = Some((p.time, v));
             }
@@ -300,7 +350,7 @@ pub fn finish_multi(
     match func {
         Func::Distinct => {
             // One row per value, ordered by first occurrence, then by value.
-            points.sort_by(|a, b| a.time.cmp(&b.time));
+            points.sort_by_key(|a| a.time);
             let mut out: Vec<Pt> = Vec::new();
             for p in points {
                 if !out.iter().any(|o| o.value == p.value) {

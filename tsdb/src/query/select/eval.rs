@@ -69,22 +69,21 @@ pub fn join(cols: &Columns, fields: &[String], drivers: usize) -> Rows {
     let present: Vec<Option<&(Vec<i64>, Column)>> = fields.iter().map(|f| cols.get(f)).collect();
     // Fast path: every column has the same timestamps (the usual case for one writer).
     let first = present.iter().flatten().next();
-    if let Some((t0, _)) = first {
-        if present.iter().take(drivers).all(|c| c.is_some())
-            && present.iter().flatten().all(|(t, _)| t == t0)
-        {
-            let values = present
-                .iter()
-                .map(|c| match c {
-                    Some((_, col)) => (0..t0.len()).map(|i| column_value(col, i)).collect(),
-                    None => vec![Value::Null; t0.len()],
-                })
-                .collect();
-            return Rows {
-                times: t0.clone(),
-                values,
-            };
-        }
+    if let Some((t0, _)) = first
+        && present.iter().take(drivers).all(|c| c.is_some())
+        && present.iter().flatten().all(|(t, _)| t == t0)
+    {
+        let values = present
+            .iter()
+            .map(|c| match c {
+                Some((_, col)) => (0..t0.len()).map(|i| column_value(col, i)).collect(),
+                None => vec![Value::Null; t0.len()],
+            })
+            .collect();
+        return Rows {
+            times: t0.clone(),
+            values,
+        };
     }
     let mut times: Vec<i64> = present
         .iter()
@@ -121,13 +120,12 @@ pub fn join(cols: &Columns, fields: &[String], drivers: usize) -> Rows {
 /// Field names an expression reads (tags excluded by the measurement's schema).
 pub fn expr_fields(e: &Expr, m: &MeasRef, out: &mut Vec<String>) {
     match e {
-        Expr::VarRef(v) => {
+        Expr::VarRef(v)
             if v.data_type != Some(DataType::Tag)
                 && m.fields.contains_key(&v.name)
-                && !out.contains(&v.name)
-            {
-                out.push(v.name.clone());
-            }
+                && !out.contains(&v.name) =>
+        {
+            out.push(v.name.clone());
         }
         Expr::Binary(b) => {
             expr_fields(&b.lhs, m, out);
@@ -141,10 +139,10 @@ pub fn expr_fields(e: &Expr, m: &MeasRef, out: &mut Vec<String>) {
 
 pub fn pexpr_fields(e: &PExpr, m: &MeasRef, out: &mut Vec<String>) {
     match e {
-        PExpr::Ref(name, t) => {
-            if *t != Some(DataType::Tag) && m.fields.contains_key(name) && !out.contains(name) {
-                out.push(name.clone());
-            }
+        PExpr::Ref(name, t)
+            if *t != Some(DataType::Tag) && m.fields.contains_key(name) && !out.contains(name) =>
+        {
+            out.push(name.clone());
         }
         PExpr::Binary(_, l, r) => {
             pexpr_fields(l, m, out);

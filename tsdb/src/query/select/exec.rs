@@ -6,13 +6,16 @@ use std::sync::Arc;
 use influxql::{DataType, SelectStatement};
 
 use super::eval::{self, Budget, RowCtx, Rows};
-use super::plan::{Dims, MeasRef, Output, PExpr, Plan, TransformInput};
+use super::plan::{Dims, MeasRef, Output, Plan, TransformInput};
 use super::transform;
 use super::value::Value;
 use crate::Store;
 use crate::query::cond::{self, Reduced, Regexes};
 use crate::query::{Cell, QueryContext, QueryError, SeriesResult};
 use crate::storage::SeriesId;
+
+/// An output row before the time column is prepended.
+pub type Row = (i64, Vec<Cell>);
 
 /// One series of the store selected by the WHERE clause.
 pub struct SeriesIn {
@@ -177,7 +180,7 @@ fn lastpoint(
     g: &Group,
     m: &MeasRef,
     drivers: &[String],
-) -> Result<Option<Vec<(i64, Vec<Cell>)>>, QueryError> {
+) -> Result<Option<Vec<Row>>, QueryError> {
     if !(plan.descending && plan.limit == 1 && plan.row_offset == 0)
         || g.series.iter().any(|s| s.filter.is_some())
     {
@@ -193,10 +196,10 @@ fn lastpoint(
                 continue;
             };
             let last = store.last_value(s.id, def.id)?;
-            if let Some((t, _)) = &last {
-                if *t > plan.cond.max_time {
-                    return Ok(None);
-                }
+            if let Some((t, _)) = &last
+                && *t > plan.cond.max_time
+            {
+                return Ok(None);
             }
             lasts.push(last.filter(|(t, _)| *t >= plan.cond.min_time));
         }
@@ -420,15 +423,4 @@ pub fn numeric_check(
     Err(QueryError::new(format!(
         "unsupported {func} iterator type: *query.{kind}InterruptIterator"
     )))
-}
-
-/// Whether the projection references only the call (and literals): aux references need
-/// the selected point.
-pub fn has_refs(e: &PExpr) -> bool {
-    match e {
-        PExpr::Ref(..) => true,
-        PExpr::Binary(_, l, r) => has_refs(l) || has_refs(r),
-        PExpr::Math(_, a) => a.iter().any(has_refs),
-        _ => false,
-    }
 }

@@ -129,10 +129,10 @@ fn earliest_point(
                     continue;
                 };
                 // TODO(storage): a header-only "first time of a column" would avoid decoding.
-                if let Some((t, _)) = store.read_column(s.id, def.id, plan.cond.min_time, upper)? {
-                    if let Some(&first) = t.first() {
-                        min = Some(min.map_or(first, |m: i64| m.min(first)));
-                    }
+                if let Some((t, _)) = store.read_column(s.id, def.id, plan.cond.min_time, upper)?
+                    && let Some(&first) = t.first()
+                {
+                    min = Some(min.map_or(first, |m: i64| m.min(first)));
                 }
             }
         }

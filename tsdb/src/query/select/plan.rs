@@ -433,11 +433,11 @@ pub fn plan(
         columns.push(n);
     }
     // Extra columns: top(f, tag, N) lists its tags after the value.
-    if mode == Mode::Multi {
-        if let Some(c) = b.calls.first() {
-            for t in &c.tags {
-                columns.push(t.clone());
-            }
+    if mode == Mode::Multi
+        && let Some(c) = b.calls.first()
+    {
+        for t in &c.tags {
+            columns.push(t.clone());
         }
     }
     let cond = cond::split(stmt.condition.as_ref(), ctx.now)?;

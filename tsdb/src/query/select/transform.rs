@@ -59,7 +59,7 @@ fn apply_in_order(t: Transform, points: &[(i64, Value)], default_unit: i64) -> V
                         Value::Integer(i) => *i < 0,
                         _ => false,
                     };
-                    if !(non_negative && negative) && !d.is_null() {
+                    if !(d.is_null() || non_negative && negative) {
                         out.push((*t, d));
                     }
                 }

@@ -261,13 +261,7 @@ fn feed(
                     continue;
                 };
                 match col {
-                    Column::Float(vals) => {
-                        for (t, v) in times.iter().zip(vals) {
-                            if let Some(a) = b.index(*t).and_then(|k| acc.get_mut(k)) {
-                                a.push_f64(c.func, *t, *v, si);
-                            }
-                        }
-                    }
+                    Column::Float(vals) => feed_float(b, c.func, times, vals, acc, si),
                     _ => {
                         for (i, t) in times.iter().enumerate() {
                             if let Some(a) = b.index(*t).and_then(|k| acc.get_mut(k)) {
@@ -295,23 +289,48 @@ fn feed(
                         .values
                         .get(call_field.get(ci).copied().unwrap_or(0))
                         .and_then(|col| col.get(row));
-                    if let (Some(v), Some(a)) = (v, accs.get_mut(ci).and_then(|a| a.get_mut(k))) {
-                        if !v.is_null() {
-                            a.push(
-                                c.func,
-                                Pt {
-                                    time: t,
-                                    value: v.clone(),
-                                    series: si,
-                                },
-                            );
-                        }
+                    if let (Some(v), Some(a)) = (v, accs.get_mut(ci).and_then(|a| a.get_mut(k)))
+                        && !v.is_null()
+                    {
+                        a.push(
+                            c.func,
+                            Pt {
+                                time: t,
+                                value: v.clone(),
+                                series: si,
+                            },
+                        );
                     }
                 }
             }
         }
     }
     Ok(())
+}
+
+/// Feeds a float column bucket by bucket: one binary search per bucket instead of a
+/// division per point, and tight loops over each bucket's slice.
+fn feed_float(b: &Buckets, func: Func, times: &[i64], vals: &[f64], acc: &mut [Acc], si: usize) {
+    let n = times.len().min(vals.len());
+    let mut i = 0;
+    while i < n {
+        let Some(k) = times.get(i).and_then(|t| b.index(*t)) else {
+            i += 1;
+            continue;
+        };
+        let end_t = if b.interval == 0 {
+            i64::MAX
+        } else {
+            b.start(k + 1)
+        };
+        let j = i + times
+            .get(i..n)
+            .map_or(0, |rest| rest.partition_point(|&x| x < end_t));
+        if let (Some(a), Some(ts), Some(vs)) = (acc.get_mut(k), times.get(i..j), vals.get(i..j)) {
+            a.push_f64_run(func, ts, vs, si);
+        }
+        i = j.max(i + 1);
+    }
 }
 
 /// Looks up a reference at a selected point: a tag of its series or a field at its time.
@@ -403,10 +422,10 @@ pub fn aggregate_group(
         let mut sels = Vec::with_capacity(b.count);
         for (k, a) in acc.into_iter().enumerate() {
             let r = if a.is_empty() { None } else { a.finish(func) };
-            if r.is_some() {
-                if let Some(h) = had.get_mut(k) {
-                    *h = true;
-                }
+            if r.is_some()
+                && let Some(h) = had.get_mut(k)
+            {
+                *h = true;
             }
             sels.push(r.as_ref().and_then(|r| r.1));
             vals.push(r.map(|r| r.0));
