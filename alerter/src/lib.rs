@@ -9,9 +9,23 @@
 //!     building and validation, giving a [`tick::TaskGraph`] (with `to_dot`).
 //!   - `tick::lambda`, `tick::functions`: lambda compilation, typing and evaluation,
 //!     and the function library (stateful `sigma`/`count`/`spread` included).
+//! - [`runtime`]: running a task graph: [`runtime::Task`], the data model
+//!   (`runtime::model`) and the nodes (`nodes`, `window`, `influxql`).
+//! - [`alert`]: the alert node, events and their JSON, templates, handlers and delivery.
+//! - [`batch`]: batch tasks: query building, schedules, the [`batch::BatchSource`] trait.
+//! - [`testrun`]: offline test runs ([`testrun::test_run`]).
+//! - [`options`]: configuration ([`Options`]).
+//! - [`gofmt`]: Go's time, float and JSON formatting.
 //! - [`error`]: the crate-wide [`Error`].
 
+pub mod alert;
+pub mod batch;
 pub mod error;
+pub mod gofmt;
+pub mod options;
+pub mod runtime;
+pub mod testrun;
 pub mod tick;
 
 pub use error::Error;
+pub use options::Options;

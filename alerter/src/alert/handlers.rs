@@ -1,0 +1,554 @@
+//! Alert handlers: definitions checked at task definition, and delivery apart from
+//! evaluation (one bounded queue and worker per handler, every delivery under a timeout),
+//! so that a hung webhook never delays evaluation or the other handlers.
+//!
+//! Outbound addresses go through a guard: private, loopback, link-local (cloud metadata
+//! included), unspecified, shared and multicast addresses are refused unless the
+//! configuration allow-lists them. The guard runs at definition for literal addresses
+//! and again on every delivery on the resolved addresses (DNS can change).
+
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::error::Error;
+use crate::options::Options;
+use crate::tick::{Arg, GraphNode};
+
+/// A handler of an alert node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HandlerSpec {
+    /// Appends one JSON line per event.
+    Log { path: PathBuf, mode: u32 },
+    /// POSTs the JSON.
+    Post {
+        url: String,
+        host: String,
+        port: u16,
+        path: String,
+        headers: Vec<(String, String)>,
+        timeout: Option<Duration>,
+    },
+    /// Writes the JSON to a TCP connection.
+    Tcp { host: String, port: u16 },
+}
+
+fn first_str(args: &[Arg]) -> Option<String> {
+    match args.first()? {
+        Arg::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Builds and checks the handlers of an alert node.
+pub(crate) fn build(n: &GraphNode, opts: &Options) -> Result<Vec<HandlerSpec>, Error> {
+    let bad = |m: String| Error::Invalid(format!("{}: {m}", n.name()));
+    let mut out = Vec::new();
+    for p in &n.properties {
+        match p.name.as_str() {
+            "log" => {
+                let path = first_str(&p.args).unwrap_or_default();
+                let path = if opts.skip_handler_checks {
+                    PathBuf::from(path)
+                } else {
+                    check_log_path(&path, opts).map_err(bad)?
+                };
+                let mode = p
+                    .sub
+                    .iter()
+                    .rev()
+                    .find(|s| s.name == "mode")
+                    .and_then(|s| match s.args.first() {
+                        Some(Arg::Int(m)) => Some(*m as u32),
+                        _ => None,
+                    })
+                    .unwrap_or(0o600);
+                out.push(HandlerSpec::Log { path, mode });
+            }
+            "post" => {
+                if p.sub
+                    .iter()
+                    .any(|s| s.name == "endpoint" || s.name == "captureResponse")
+                {
+                    return Err(Error::Unsupported(format!(
+                        "{}: post .endpoint() and .captureResponse() are not supported yet",
+                        n.name()
+                    )));
+                }
+                let Some(url) = first_str(&p.args) else {
+                    return Err(bad("post needs a URL".into()));
+                };
+                let (host, port, path) = parse_http_url(&url).map_err(bad)?;
+                if !opts.skip_handler_checks {
+                    check_host_literal(&host, opts).map_err(bad)?;
+                }
+                let headers = p
+                    .sub
+                    .iter()
+                    .filter(|s| s.name == "header")
+                    .filter_map(|s| match s.args.as_slice() {
+                        [Arg::String(k), Arg::String(v)] => Some((k.clone(), v.clone())),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>();
+                for (k, v) in &headers {
+                    if k.contains(['\r', '\n', ':']) || v.contains(['\r', '\n']) {
+                        return Err(bad(format!("invalid post header {k:?}")));
+                    }
+                }
+                let timeout =
+                    p.sub
+                        .iter()
+                        .rev()
+                        .find(|s| s.name == "timeout")
+                        .and_then(|s| match s.args.first() {
+                            Some(Arg::Duration(d)) if *d > 0 => {
+                                Some(Duration::from_nanos(*d as u64))
+                            }
+                            _ => None,
+                        });
+                out.push(HandlerSpec::Post {
+                    url,
+                    host,
+                    port,
+                    path,
+                    headers,
+                    timeout,
+                });
+            }
+            "tcp" => {
+                let addr = first_str(&p.args).unwrap_or_default();
+                let (host, port) = split_host_port(&addr)
+                    .ok_or_else(|| bad(format!("invalid tcp address {addr:?}: want host:port")))?;
+                if !opts.skip_handler_checks {
+                    check_host_literal(&host, opts).map_err(bad)?;
+                }
+                out.push(HandlerSpec::Tcp { host, port });
+            }
+            "exec" | "email" | "slack" => {
+                return Err(Error::Unsupported(format!(
+                    "{}: the {} alert handler is not supported yet",
+                    n.name(),
+                    p.name
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// A log path must be absolute and inside the configured alert directory, with no `..`.
+fn check_log_path(path: &str, opts: &Options) -> Result<PathBuf, String> {
+    let Some(dir) = &opts.alert_dir else {
+        return Err(format!(
+            "alert log path {path:?} refused: no alert directory is configured for log handlers"
+        ));
+    };
+    let p = Path::new(path);
+    if !p.is_absolute() {
+        return Err(format!("alert log path must be absolute: {path:?}"));
+    }
+    if p.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(format!("alert log path {path:?} must not contain '..'"));
+    }
+    if !p.starts_with(dir) {
+        return Err(format!(
+            "alert log path {path:?} is outside the alert directory {}",
+            dir.display()
+        ));
+    }
+    // A symlink inside the directory could lead out of it.
+    let real_dir = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+    if let Some(parent) = p.parent()
+        && let Ok(real_parent) = parent.canonicalize()
+        && !real_parent.starts_with(&real_dir)
+    {
+        return Err(format!(
+            "alert log path {path:?} resolves outside the alert directory {}",
+            dir.display()
+        ));
+    }
+    if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(format!("alert log path {path:?} is a symlink"));
+    }
+    Ok(p.to_path_buf())
+}
+
+fn split_host_port(s: &str) -> Option<(String, u16)> {
+    let (host, port) = s.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return None;
+    }
+    Some((host.to_string(), port.parse().ok()?))
+}
+
+fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
+    if url.starts_with("https://") {
+        return Err(format!("https post URLs are not supported yet: {url:?}"));
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Err(format!(
+            "invalid post URL {url:?}: want http://host[:port]/path"
+        ));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    if authority.contains('@') {
+        return Err(format!(
+            "invalid post URL {url:?}: credentials in URLs are not supported"
+        ));
+    }
+    let (host, port) = match split_host_port(authority) {
+        Some(hp) if !authority.ends_with(']') => hp,
+        _ => (
+            authority
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            80,
+        ),
+    };
+    if host.is_empty() || path.contains(['\r', '\n', ' ']) {
+        return Err(format!("invalid post URL {url:?}"));
+    }
+    Ok((host, port, path))
+}
+
+/// Whether an address is one handlers must not reach by default.
+pub fn is_restricted(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_restricted(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
+    let (net, bits) = match cidr.split_once('/') {
+        Some((n, b)) => (n, b.parse::<u32>().ok()),
+        None => (cidr, None),
+    };
+    let Ok(net) = net.parse::<IpAddr>() else {
+        return false;
+    };
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => {
+            let bits = bits.unwrap_or(32).min(32);
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
+            u32::from(n) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) => {
+            let bits = bits.unwrap_or(128).min(128);
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
+            u128::from(n) & mask == u128::from(i) & mask
+        }
+        _ => false,
+    }
+}
+
+fn allowed(host: &str, ip: IpAddr, opts: &Options) -> bool {
+    !is_restricted(ip)
+        || opts
+            .allowed_addresses
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(host) || cidr_contains(a, ip))
+}
+
+/// The define-time part of the guard: literal addresses and `localhost`.
+fn check_host_literal(host: &str, opts: &Options) -> Result<(), String> {
+    let ip = if host.eq_ignore_ascii_case("localhost") {
+        Some(IpAddr::from([127, 0, 0, 1]))
+    } else {
+        host.parse::<IpAddr>().ok()
+    };
+    match ip {
+        Some(ip) if !allowed(host, ip, opts) => Err(format!(
+            "address {host} is private, loopback or link-local; allow-list it in the alerter configuration to use it"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Resolves and guards a destination; returns the first allowed address.
+async fn resolve(host: &str, port: u16, opts: &Options) -> Result<SocketAddr, String> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("resolving {host}: {e}"))?
+        .collect();
+    // Refuse if any resolved address is restricted: a name that mixes public and
+    // private addresses is how rebinding attacks look.
+    if let Some(bad) = addrs.iter().find(|a| !allowed(host, a.ip(), opts)) {
+        return Err(format!(
+            "address {} of {host} is private, loopback or link-local and not allow-listed",
+            bad.ip()
+        ));
+    }
+    addrs
+        .first()
+        .copied()
+        .ok_or_else(|| format!("{host} has no address"))
+}
+
+async fn deliver(spec: &HandlerSpec, json: &str, opts: &Options) -> Result<(), String> {
+    match spec {
+        HandlerSpec::Log { path, mode } => {
+            let (path, mode, line) = (path.clone(), *mode, format!("{json}\n"));
+            tokio::task::spawn_blocking(move || append_line(&path, mode, &line))
+                .await
+                .map_err(|e| e.to_string())?
+        }
+        HandlerSpec::Post {
+            host,
+            port,
+            path,
+            headers,
+            ..
+        } => {
+            let addr = resolve(host, *port, opts).await?;
+            let mut s = tokio::net::TcpStream::connect(addr)
+                .await
+                .map_err(|e| format!("connecting to {addr}: {e}"))?;
+            let host_header = if *port == 80 {
+                host.clone()
+            } else {
+                format!("{host}:{port}")
+            };
+            let mut req = format!(
+                "POST {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: tigk-alerter\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+                json.len()
+            );
+            for (k, v) in headers {
+                req.push_str(&format!("{k}: {v}\r\n"));
+            }
+            req.push_str("\r\n");
+            req.push_str(json);
+            s.write_all(req.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut buf = [0u8; 64];
+            let mut got = 0;
+            while got < 12 {
+                let n = s.read(&mut buf[got..]).await.map_err(|e| e.to_string())?;
+                if n == 0 {
+                    break;
+                }
+                got += n;
+            }
+            let status = std::str::from_utf8(&buf[..got])
+                .ok()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|c| c.parse::<u16>().ok());
+            match status {
+                Some(c) if (200..300).contains(&c) => Ok(()),
+                Some(c) => Err(format!("POST {host}{path}: HTTP {c}")),
+                None => Err(format!("POST {host}{path}: no HTTP response")),
+            }
+        }
+        HandlerSpec::Tcp { host, port } => {
+            let addr = resolve(host, *port, opts).await?;
+            let mut s = tokio::net::TcpStream::connect(addr)
+                .await
+                .map_err(|e| format!("connecting to {addr}: {e}"))?;
+            s.write_all(json.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            s.shutdown().await.map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn append_line(path: &Path, mode: u32, line: &str) -> Result<(), String> {
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(mode);
+    }
+    let _ = mode;
+    let mut f = o
+        .open(path)
+        .map_err(|e| format!("opening {}: {e}", path.display()))?;
+    f.write_all(line.as_bytes())
+        .map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// Counters of one handler.
+#[derive(Debug, Default)]
+pub struct HandlerStats {
+    pub sent: AtomicU64,
+    pub failed: AtomicU64,
+    /// Dropped because the queue was full.
+    pub dropped: AtomicU64,
+}
+
+/// The delivery side of one handler: a bounded queue and its worker.
+pub struct Delivery {
+    pub spec: HandlerSpec,
+    tx: mpsc::Sender<Arc<str>>,
+    pub stats: Arc<HandlerStats>,
+}
+
+impl Delivery {
+    /// Starts the worker on the current tokio runtime.
+    pub fn start(spec: HandlerSpec, opts: &Options) -> Delivery {
+        let (tx, mut rx) = mpsc::channel::<Arc<str>>(opts.handler_queue.max(1));
+        let stats = Arc::new(HandlerStats::default());
+        let (st, opts, worker_spec) = (stats.clone(), opts.clone(), spec.clone());
+        tokio::spawn(async move {
+            while let Some(json) = rx.recv().await {
+                let timeout = match &worker_spec {
+                    HandlerSpec::Post {
+                        timeout: Some(t), ..
+                    } => *t,
+                    _ => opts.delivery_timeout,
+                };
+                let r = tokio::time::timeout(timeout, deliver(&worker_spec, &json, &opts)).await;
+                match r {
+                    Ok(Ok(())) => {
+                        st.sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(Err(e)) => {
+                        st.failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(handler = ?worker_spec, "alert delivery failed: {e}");
+                    }
+                    Err(_) => {
+                        st.failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(handler = ?worker_spec, "alert delivery timed out");
+                    }
+                }
+            }
+        });
+        Delivery { spec, tx, stats }
+    }
+
+    /// Queues an event's JSON; never waits. Returns false (and counts) when full.
+    pub fn send(&self, json: Arc<str>) -> bool {
+        match self.tx.try_send(json) {
+            Ok(()) => true,
+            Err(_) => {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+}
+
+/// Delivers one event's JSON once, waiting for the result (used by the outbox, which
+/// needs to know whether delivery succeeded before marking it done).
+pub async fn deliver_once(spec: &HandlerSpec, json: &str, opts: &Options) -> Result<(), String> {
+    let timeout = match spec {
+        HandlerSpec::Post {
+            timeout: Some(t), ..
+        } => *t,
+        _ => opts.delivery_timeout,
+    };
+    tokio::time::timeout(timeout, deliver(spec, json, opts))
+        .await
+        .map_err(|_| "delivery timed out".to_string())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard() {
+        let opts = Options {
+            allowed_addresses: vec!["10.1.0.0/16".into(), "hooks.internal".into()],
+            ..Options::default()
+        };
+        for bad in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "169.254.169.254",
+            "192.168.1.1",
+            "::1",
+            "fe80::1",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(check_host_literal(bad, &opts).is_err(), "{bad}");
+        }
+        for good in ["10.1.2.3", "8.8.8.8", "example.com", "2001:4860::8888"] {
+            assert!(check_host_literal(good, &opts).is_ok(), "{good}");
+        }
+        assert!(check_host_literal("localhost", &opts).is_err());
+        assert!(allowed(
+            "hooks.internal",
+            "10.9.9.9".parse().unwrap_or(IpAddr::from([0; 4])),
+            &opts
+        ));
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            parse_http_url("http://example.com:8080/a/b?x=1"),
+            Ok(("example.com".into(), 8080, "/a/b?x=1".into()))
+        );
+        assert_eq!(
+            parse_http_url("http://example.com"),
+            Ok(("example.com".into(), 80, "/".into()))
+        );
+        assert_eq!(
+            parse_http_url("http://[::1]:99/x"),
+            Ok(("::1".into(), 99, "/x".into()))
+        );
+        assert!(parse_http_url("https://example.com").is_err());
+        assert!(parse_http_url("ftp://x").is_err());
+    }
+
+    #[test]
+    fn log_paths() {
+        let dir = std::env::temp_dir();
+        let opts = Options {
+            alert_dir: Some(dir.clone()),
+            ..Options::default()
+        };
+        let inside = dir.join("a.log");
+        assert!(check_log_path(&inside.to_string_lossy(), &opts).is_ok());
+        assert!(check_log_path("/etc/passwd", &opts).is_err());
+        assert!(check_log_path(&format!("{}/../etc/x", dir.display()), &opts).is_err());
+        assert!(check_log_path("rel.log", &opts).is_err());
+        assert!(check_log_path("/x.log", &Options::default()).is_err());
+    }
+}

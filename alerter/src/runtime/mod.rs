@@ -1,0 +1,326 @@
+//! Running a checked [`TaskGraph`]: node implementations and the task that drives them.
+//!
+//! Evaluation is synchronous and deterministic: a task is fed points (stream) or query
+//! results (batch) and returns the alert events they caused. Delivering the events to
+//! handlers is someone else's job ([`crate::alert::handlers`]), so that a slow webhook
+//! never holds up evaluation and so that replays and tests see exactly the events.
+//!
+//! - `model`: points, batches, groups.
+//! - `nodes`: filtering, grouping and per-point transforms.
+//! - `window`: stream to batch.
+//! - `influxql`: aggregates, selectors and InfluxQL transforms.
+
+pub mod influxql;
+pub mod model;
+pub mod nodes;
+pub mod window;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use crate::alert::{AlertEvent, AlertNode};
+use crate::error::Error;
+use crate::options::Options;
+use crate::tick::{NodeKind, TaskGraph, TaskType};
+use model::{Batch, Msg, Point, Tags};
+
+/// What a node can report while processing one message.
+pub struct Cx<'a> {
+    pub task: &'a str,
+    pub node: String,
+    pub events: &'a mut Vec<AlertEvent>,
+    errors: u64,
+}
+
+impl Cx<'_> {
+    /// Counts a data error on the node (the point or batch is dropped by the caller).
+    pub fn error(&mut self, msg: impl std::fmt::Display) {
+        self.errors += 1;
+        tracing::debug!(task = self.task, node = %self.node, "{msg}");
+    }
+}
+
+/// A node implementation. Nodes never fail a task once it runs: bad data is counted
+/// through [`Cx::error`] and dropped.
+pub(crate) trait Node: Send {
+    fn process(&mut self, msg: Msg, cx: &mut Cx<'_>, out: &mut Vec<Msg>);
+    /// Extra stats, Kapacitor-named (`alerts_triggered`, ...).
+    fn stats(&self) -> Vec<(&'static str, i64)> {
+        Vec::new()
+    }
+    /// The number of groups with state.
+    fn cardinality(&self) -> usize {
+        0
+    }
+    /// Alert handlers (alert nodes only).
+    fn handlers(&self) -> &[crate::alert::handlers::HandlerSpec] {
+        &[]
+    }
+    /// State worth keeping across a restart.
+    fn snapshot(&self) -> Option<serde_json::Value> {
+        None
+    }
+    fn restore(&mut self, _state: serde_json::Value) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// Counters of one node.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct NodeStats {
+    pub collected: u64,
+    pub emitted: u64,
+    pub errors: u64,
+    pub exec_ns: u64,
+}
+
+/// A running task.
+pub struct Task {
+    name: String,
+    graph: TaskGraph,
+    nodes: Vec<Option<Box<dyn Node>>>,
+    stats: Vec<NodeStats>,
+    edges: BTreeMap<(usize, usize), u64>,
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task").field("name", &self.name).finish()
+    }
+}
+
+/// Kapacitor's description of a node for "not supported yet" errors.
+fn unsupported(kind: NodeKind) -> Error {
+    Error::Unsupported(format!("the {} node is not supported yet", kind.desc()))
+}
+
+impl Task {
+    /// Builds the node implementations; fails on nodes or options tigk does not run yet.
+    pub fn new(name: &str, graph: TaskGraph, opts: &Options) -> Result<Task, Error> {
+        let mut nodes: Vec<Option<Box<dyn Node>>> = Vec::with_capacity(graph.nodes.len());
+        for _ in 0..graph.nodes.len() {
+            nodes.push(None);
+        }
+        for id in graph.topo_order() {
+            let n = &graph.nodes[id];
+            use NodeKind as K;
+            let node: Box<dyn Node> = match n.kind {
+                K::Stream | K::Batch | K::Query | K::NoOp => Box::new(nodes::Pass),
+                K::From => Box::new(nodes::From::new(n)?),
+                K::Where => Box::new(nodes::Where::new(n)?),
+                K::GroupBy => Box::new(nodes::GroupBy::new(n)?),
+                K::Eval => Box::new(nodes::Eval::new(n)?),
+                K::Default => Box::new(nodes::Default::new(n)?),
+                K::Delete => Box::new(nodes::Delete::new(n)?),
+                K::Shift => Box::new(nodes::Shift::new(n)?),
+                K::Sample => Box::new(nodes::Sample::new(n)?),
+                K::ChangeDetect => Box::new(nodes::ChangeDetect::new(n)?),
+                K::Log => Box::new(nodes::Log::new(n)?),
+                K::Derivative => Box::new(nodes::Derivative::new(n)?),
+                K::StateDuration | K::StateCount => Box::new(nodes::StateTrack::new(n)?),
+                K::Window => Box::new(window::Window::new(n)?),
+                K::Alert => Box::new(AlertNode::new(name, n, opts)?),
+                k if k.is_influxql() => influxql::build(n)?,
+                k => return Err(unsupported(k)),
+            };
+            nodes[id] = Some(node);
+        }
+        let stats = vec![NodeStats::default(); graph.nodes.len()];
+        Ok(Task {
+            name: name.to_string(),
+            graph,
+            nodes,
+            stats,
+            edges: BTreeMap::new(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn graph(&self) -> &TaskGraph {
+        &self.graph
+    }
+
+    /// Feeds one written point to a stream task (no-op for batch tasks or points of
+    /// other dbrps).
+    pub fn push_point(&mut self, db: &str, rp: &str, p: &common::Point) -> Vec<AlertEvent> {
+        let mut events = Vec::new();
+        if self.graph.task_type != TaskType::Stream
+            || !self.graph.dbrps.iter().any(|d| d.db == db && d.rp == rp)
+        {
+            return events;
+        }
+        let Some(&root) = self.graph.sources.first() else {
+            return events;
+        };
+        let tags: Tags = p.tags.iter().cloned().collect();
+        let point = Point {
+            name: p.measurement.clone(),
+            db: db.to_string(),
+            rp: rp.to_string(),
+            time: p.timestamp.unwrap_or(0),
+            tags,
+            fields: p.fields.iter().cloned().collect(),
+            dims: Default::default(),
+            group: String::new(),
+        };
+        self.run(root, Msg::Point(point), &mut events);
+        events
+    }
+
+    /// Feeds the batches of one query run into a query node's children.
+    pub fn push_batches(&mut self, query_node: usize, batches: Vec<Batch>) -> Vec<AlertEvent> {
+        let mut events = Vec::new();
+        for b in batches {
+            self.run(query_node, Msg::Batch(b), &mut events);
+        }
+        events
+    }
+
+    fn run(&mut self, start: usize, msg: Msg, events: &mut Vec<AlertEvent>) {
+        // Depth first, children in creation order: the order Kapacitor's single
+        // goroutine per node would produce for one input message.
+        let mut stack = vec![(start, msg)];
+        let mut out = Vec::new();
+        while let Some((id, msg)) = stack.pop() {
+            let Some(Some(node)) = self.nodes.get_mut(id) else {
+                continue;
+            };
+            let mut cx = Cx {
+                task: &self.name,
+                node: self.graph.nodes[id].name(),
+                events,
+                errors: 0,
+            };
+            let started = Instant::now();
+            node.process(msg, &mut cx, &mut out);
+            let st = &mut self.stats[id];
+            st.collected += 1;
+            st.errors += cx.errors;
+            st.exec_ns += started.elapsed().as_nanos() as u64;
+            st.emitted += out.len() as u64;
+            let children = &self.graph.nodes[id].children;
+            for m in out.drain(..).rev() {
+                for (i, &c) in children.iter().enumerate().rev() {
+                    *self.edges.entry((id, c)).or_default() += 1;
+                    if i == 0 {
+                        stack.push((c, m));
+                        break;
+                    }
+                    stack.push((c, m.clone()));
+                }
+            }
+        }
+    }
+
+    /// The ids of the batch task's query nodes.
+    pub fn query_nodes(&self) -> Vec<usize> {
+        self.graph
+            .topo_order()
+            .into_iter()
+            .filter(|&i| self.graph.nodes[i].kind == NodeKind::Query)
+            .collect()
+    }
+
+    /// Per-node stats, Kapacitor-named, by node name.
+    pub fn node_stats(&self) -> BTreeMap<String, BTreeMap<String, i64>> {
+        let mut all = BTreeMap::new();
+        for id in self.graph.topo_order() {
+            let n = &self.graph.nodes[id];
+            let st = &self.stats[id];
+            let mut m = BTreeMap::new();
+            m.insert("collected".to_string(), st.collected as i64);
+            m.insert("emitted".to_string(), st.emitted as i64);
+            m.insert("errors".to_string(), st.errors as i64);
+            let avg = st.exec_ns.checked_div(st.collected).unwrap_or(0);
+            m.insert("avg_exec_time_ns".to_string(), avg as i64);
+            if let Some(Some(node)) = self.nodes.get(id) {
+                m.insert("working_cardinality".to_string(), node.cardinality() as i64);
+                for (k, v) in node.stats() {
+                    m.insert(k.to_string(), v);
+                }
+            }
+            all.insert(n.name(), m);
+        }
+        all
+    }
+
+    /// The DOT graph with stats, as `kapacitor show` prints an executing task.
+    pub fn dot(&self) -> String {
+        let stats = self.node_stats();
+        let mut s = format!("digraph {} {{\n", self.name);
+        for id in self.graph.topo_order() {
+            let n = &self.graph.nodes[id];
+            let name = n.name();
+            if let Some(m) = stats.get(&name) {
+                let mut attrs = String::new();
+                // Kapacitor prints the node-specific stats first, then the common ones.
+                let common = [
+                    "avg_exec_time_ns",
+                    "errors",
+                    "working_cardinality",
+                    "collected",
+                    "emitted",
+                ];
+                for (k, v) in m.iter().filter(|(k, _)| !common.contains(&k.as_str())) {
+                    attrs.push_str(&format!("{k}=\"{v}\" "));
+                }
+                let avg = m.get("avg_exec_time_ns").copied().unwrap_or(0);
+                attrs.push_str(&format!(
+                    "avg_exec_time_ns=\"{}\" errors=\"{}\" working_cardinality=\"{}\" ",
+                    crate::gofmt::duration_string(avg),
+                    m.get("errors").copied().unwrap_or(0),
+                    m.get("working_cardinality").copied().unwrap_or(0)
+                ));
+                s.push_str(&format!("{name} [{attrs}];\n"));
+            }
+            for &c in &n.children {
+                let processed = self.edges.get(&(id, c)).copied().unwrap_or(0);
+                s.push_str(&format!(
+                    "{name} -> {} [processed=\"{processed}\"];\n",
+                    self.graph.nodes[c].name()
+                ));
+            }
+        }
+        s.push('}');
+        s
+    }
+
+    /// The handlers of each alert node, by node name.
+    pub fn handlers(&self) -> BTreeMap<String, Vec<crate::alert::handlers::HandlerSpec>> {
+        let mut m = BTreeMap::new();
+        for (id, n) in self.nodes.iter().enumerate() {
+            if let Some(n) = n
+                && !n.handlers().is_empty()
+            {
+                m.insert(self.graph.nodes[id].name(), n.handlers().to_vec());
+            }
+        }
+        m
+    }
+
+    /// Snapshots of every node that keeps state, by node id.
+    pub fn snapshot(&self) -> BTreeMap<usize, serde_json::Value> {
+        let mut m = BTreeMap::new();
+        for (id, n) in self.nodes.iter().enumerate() {
+            if let Some(n) = n
+                && let Some(s) = n.snapshot()
+            {
+                m.insert(id, s);
+            }
+        }
+        m
+    }
+
+    /// Restores node state saved by [`Task::snapshot`] (for the same script).
+    pub fn restore(&mut self, state: BTreeMap<usize, serde_json::Value>) -> Result<(), Error> {
+        for (id, s) in state {
+            if let Some(Some(n)) = self.nodes.get_mut(id) {
+                n.restore(s)?;
+            }
+        }
+        Ok(())
+    }
+}
