@@ -16,6 +16,8 @@ use crate::codec::{self, Column};
 
 /// Columns flushed per transaction: bounds the memory a flush copies at once.
 const FLUSH_GROUP: usize = 64;
+/// pco level for chunks rewritten by compaction (flushes use the codec's default).
+const COMPACTION_PCO_LEVEL: usize = 8;
 /// How often retention and compaction run while the store is busy.
 const SLOW_PERIOD: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -116,17 +118,25 @@ impl Writer {
 
     /// Flushes every head column, merges small chunks and trims the log.
     pub(super) fn flush_all(&mut self) -> Result<()> {
-        let keys = self
-            .shared
-            .head
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys();
+        let started = Instant::now();
+        let (keys, values) = {
+            let head = self.shared.head.read().unwrap_or_else(|e| e.into_inner());
+            (head.keys(), head.value_count())
+        };
         self.flush_columns(keys)?;
-        self.compact()?;
+        let merged = self.compact()?;
         self.trim_log()?;
-        self.conn
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        // Compaction frees pages too; give them back before checkpointing.
+        self.release_free_pages()?;
+        self.conn.execute_batch(
+            "PRAGMA main.wal_checkpoint(TRUNCATE); PRAGMA log.wal_checkpoint(TRUNCATE);",
+        )?;
+        if values > 0 || merged > 0 {
+            tracing::info!(
+                "flushed {values} values and merged {merged} chunk runs in {} ms",
+                started.elapsed().as_millis()
+            );
+        }
         Ok(())
     }
 
@@ -313,9 +323,14 @@ impl Writer {
     /// Gives freed pages back to the file system. `incremental_vacuum` frees one page per
     /// step, so it must be stepped to the end (a single `execute` would free one page).
     pub(super) fn release_free_pages(&mut self) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached("PRAGMA incremental_vacuum")?;
-        let mut rows = stmt.query([])?;
-        while rows.next()?.is_some() {}
+        for sql in [
+            "PRAGMA main.incremental_vacuum",
+            "PRAGMA log.incremental_vacuum",
+        ] {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut rows = stmt.query([])?;
+            while rows.next()?.is_some() {}
+        }
         Ok(())
     }
 }
@@ -341,7 +356,13 @@ fn merge_run(tx: &Connection, run: &[&(i64, i64, i64, Vec<u8>)]) -> Result<()> {
     let (Some(&min), Some(&max)) = (t.first(), t.last()) else {
         return Ok(());
     };
-    let blob = codec::encode_chunk(&t, &v)?;
+    // Compaction rewrites each chunk once, off the write path: spend more CPU for a
+    // tighter encoding than flushes use (pco level 8 vs 6: ~0.05 bytes/value on floats).
+    let opts = codec::EncodeOptions {
+        pco_level: COMPACTION_PCO_LEVEL,
+        ..codec::EncodeOptions::default()
+    };
+    let blob = codec::encode_chunk_with(&t, &v, &opts)?;
     let max_seq = run.iter().map(|c| c.2).max().unwrap_or(0);
     let Some(last) = run.last() else {
         return Ok(());

@@ -101,8 +101,9 @@ impl Store {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(DB_FILE);
         let mut conn = Connection::open(&path)?;
-        schema::configure(&conn, options.synchronous_full)?;
+        schema::attach_log(&conn, dir)?;
         schema::migrate(&mut conn)?;
+        schema::configure(&conn, options.synchronous_full)?;
         let catalog = Catalog::load(&conn)?;
         let (committed_tx, _) = watch::channel(0);
         let shared = Arc::new(Shared {
@@ -292,6 +293,7 @@ impl Store {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 c.busy_timeout(std::time::Duration::from_secs(5))?;
+                schema::attach_log(&c, &self.shared.dir)?;
                 c
             }
         };
@@ -338,8 +340,9 @@ fn now_ns() -> i64 {
 pub fn admin_connection(dir: &Path) -> Result<Connection> {
     std::fs::create_dir_all(dir)?;
     let mut conn = Connection::open(dir.join(DB_FILE))?;
-    schema::configure(&conn, true)?;
+    schema::attach_log(&conn, dir)?;
     schema::migrate(&mut conn)?;
+    schema::configure(&conn, true)?;
     Ok(conn)
 }
 
