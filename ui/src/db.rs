@@ -44,6 +44,17 @@ impl Sqlite {
     }
 }
 
+impl Sqlite {
+    /// For start-up work, before any request runs.
+    pub fn blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let guard = self
+            .conn
+            .lock()
+            .map_err(|_| UiError::Internal("ui database lock poisoned".into()))?;
+        f(&guard)
+    }
+}
+
 /// Opens (creating if needed) `ui.db` in `data_dir` and brings its schema up to date.
 pub fn open_ui_db(data_dir: &Path) -> Result<Sqlite> {
     std::fs::create_dir_all(data_dir).map_err(|e| UiError::Internal(e.to_string()))?;

@@ -8,6 +8,8 @@
 //! - `login`: sign-in, sign-out, first-run administrator (loopback only), theme switch.
 //! - `admin`: UI roles per user.
 //! - `hosts`: the host list and the automatic per-host dashboard.
+//! - `dashboards`: user dashboards (list, panels, query builder, JSON export/import) and
+//!   the agent dashboard provisioned on first start.
 //! - `timerange`: the time-range picker's URL parameters.
 //! - `query`: InfluxQL building (quoted, parsed back, read-only) and result conversion.
 //! - `chart`: time series to SVG with plotters, min/max downsampled per pixel column.
@@ -17,6 +19,7 @@
 
 mod admin;
 pub mod chart;
+mod dashboards;
 mod db;
 mod error;
 mod hosts;
@@ -33,6 +36,8 @@ use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::Redirect;
 use axum::routing::{get, post};
+
+use dashboards::pages as dp;
 
 pub use error::UiError;
 pub use session::Role;
@@ -52,6 +57,19 @@ pub fn router(state: UiState) -> Router {
         .route("/theme", post(login::set_theme))
         .route("/hosts", get(hosts::list))
         .route("/hosts/{host}", get(hosts::dashboard))
+        .route("/dashboards", get(dp::list).post(dp::create))
+        .route("/dashboards/import", post(dp::import))
+        .route("/d/{uid}", get(dp::view))
+        .route("/d/{uid}/rename", post(dp::rename))
+        .route("/d/{uid}/duplicate", post(dp::duplicate))
+        .route("/d/{uid}/delete", post(dp::delete))
+        .route("/d/{uid}/export", get(dp::export))
+        .route(
+            "/d/{uid}/panels/{idx}/edit",
+            get(dp::edit_form).post(dp::edit_submit),
+        )
+        .route("/d/{uid}/panels/{idx}/delete", post(dp::delete_panel))
+        .route("/d/{uid}/panels/{idx}/move", post(dp::move_panel))
         .route("/admin/users", get(admin::users))
         .route("/admin/users/role", post(admin::set_role))
         .fallback(|| async { UiError::NotFound })

@@ -95,8 +95,14 @@ impl Builder {
         Ok(())
     }
 
-    /// The SELECT for `from..to`, bucketed by `interval_ns` when aggregated.
-    pub fn to_influxql(&self, from_ns: i64, to_ns: i64, interval_ns: i64) -> Result<String> {
+    /// The SELECT for `from..to`. An aggregate is bucketed by `interval_ns`, or taken over
+    /// the whole range when it is `None` (one row per group, for tables).
+    pub fn to_influxql(
+        &self,
+        from_ns: i64,
+        to_ns: i64,
+        interval_ns: Option<i64>,
+    ) -> Result<String> {
         self.validate()?;
         use influxql::{quote_ident, quote_string};
         let field = quote_ident(&self.field);
@@ -126,15 +132,16 @@ impl Builder {
             ));
         }
         let mut groups: Vec<String> = Vec::new();
-        if !self.aggregate.is_empty() {
-            groups.push(format!("time({})", influxql::format_duration(interval_ns)));
+        let bucketed = !self.aggregate.is_empty() && interval_ns.is_some();
+        if let Some(i) = interval_ns.filter(|_| bucketed) {
+            groups.push(format!("time({})", influxql::format_duration(i)));
         }
         groups.extend(self.group_by.iter().map(|g| quote_ident(g)));
         if !groups.is_empty() {
             q.push_str(" GROUP BY ");
             q.push_str(&groups.join(", "));
         }
-        if !self.aggregate.is_empty() {
+        if bucketed {
             q.push_str(" fill(null)");
         }
         check_single_select(&q)?;
@@ -323,7 +330,7 @@ mod tests {
             group_by: vec!["cpu\"),(".into()],
         };
         let q = b
-            .to_influxql(0, 1_000_000_000, 10_000_000_000)
+            .to_influxql(0, 1_000_000_000, Some(10_000_000_000))
             .expect("builds");
         let parsed = influxql::parse_query(&q).expect("parses");
         assert_eq!(parsed.statements.len(), 1);
@@ -352,7 +359,7 @@ mod tests {
             group_by: vec!["cpu".into()],
         };
         assert_eq!(
-            b.to_influxql(1, 2, 60_000_000_000).expect("builds"),
+            b.to_influxql(1, 2, Some(60_000_000_000)).expect("builds"),
             "SELECT mean(usage_idle) AS usage_idle FROM cpu WHERE time >= 1 AND time < 2 \
              AND host != 'a' GROUP BY time(1m), cpu fill(null)"
         );
@@ -360,7 +367,7 @@ mod tests {
             aggregate: "sum); DROP".into(),
             ..b
         };
-        assert!(bad.to_influxql(1, 2, 3).is_err());
+        assert!(bad.to_influxql(1, 2, Some(3)).is_err());
     }
 
     #[test]

@@ -31,6 +31,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "panel_edit.html",
         include_str!("../templates/panel_edit.html"),
     ),
+    (
+        "panel_body.html",
+        include_str!("../templates/panel_body.html"),
+    ),
 ];
 
 pub const STYLE_CSS: &str = include_str!("../static/style.css");

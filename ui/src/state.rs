@@ -154,6 +154,7 @@ impl UiState {
     ) -> Result<UiState> {
         let data_dir = data_dir.into();
         let ui_db = db::open_ui_db(&data_dir)?;
+        ui_db.blocking(crate::dashboards::provision_default)?;
         let users = tsdb::storage::admin_connection(&data_dir)
             .map_err(|e| UiError::Internal(format!("opening the user store: {e}")))?;
         let authenticator = Authenticator::new(data_dir.join(tsdb::storage::DB_FILE));

@@ -58,7 +58,7 @@ fn agent_lines(now: i64) -> String {
             i * 500
         ));
         lp.push_str(&format!(
-            "cpu,host=<script>alert(1)</script>,cpu=cpu-total usage_idle=99 {t}\n"
+            "cpu,host=<script>alert(1)</script>,cpu=cpu-total usage_idle=99,usage_user=0.5 {t}\n"
         ));
     }
     lp
@@ -159,5 +159,32 @@ async fn the_engine_source_only_reads() {
         .await
         .expect("show");
     assert_eq!(rows.first().map(|s| s.values.len()), Some(6));
+    r.store.shutdown();
+}
+
+#[tokio::test]
+async fn default_dashboard_from_the_store() {
+    let r = real().await;
+    let c = r.env.login(VIEWER).await;
+    let page = c.get(&r.env, "/d/agent-overview?from=now-1h&to=now").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("Query error"), "{}", page.body);
+    assert_eq!(page.body.matches("<section class=\"panel\">").count(), 6);
+    // Stat: the fullest disk, coloured critical (>= 90).
+    assert!(
+        page.body.contains("<div class=\"stat crit\">91.0%</div>"),
+        "{}",
+        page.body
+    );
+    // Table: one row per host and path.
+    assert!(
+        page.body
+            .contains("<td class=\"lvl-\">web1</td><td class=\"lvl-\">/</td>"),
+        "{}",
+        page.body
+    );
+    // Time series by host, including the hostile host name, escaped inside the SVG.
+    assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!page.body.contains("<script>alert"));
     r.store.shutdown();
 }

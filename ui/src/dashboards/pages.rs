@@ -1,0 +1,457 @@
+//! Dashboard routes. Viewers read; editors create, change, import and delete.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::panel::{self, PanelForm, PanelView};
+use super::{Dashboard, FORMAT_VERSION, MAX_PANELS, Panel};
+use crate::error::{Result, UiError};
+use crate::render;
+use crate::session::{CurrentUser, Role};
+use crate::state::{UiState, now_ns};
+use crate::timerange::{RangeParams, TimeRange};
+use crate::units::format_time;
+use crate::web::url_encode;
+
+fn checked_uid(uid: &str) -> Result<String> {
+    if super::valid_uid(uid) {
+        Ok(uid.to_string())
+    } else {
+        Err(UiError::NotFound)
+    }
+}
+
+async fn load(state: &UiState, uid: &str) -> Result<Dashboard> {
+    let uid = checked_uid(uid)?;
+    state.ui_db().call(move |c| super::load(c, &uid)).await
+}
+
+/// Reads, changes and writes a dashboard under the database lock, so two editors'
+/// changes are applied one after the other rather than one lost.
+async fn update<T: Send + 'static>(
+    state: &UiState,
+    uid: &str,
+    f: impl FnOnce(&mut Dashboard) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let uid = checked_uid(uid)?;
+    state
+        .ui_db()
+        .call(move |c| {
+            let tx = c.transaction()?;
+            let mut d = super::load(&tx, &uid)?;
+            let out = f(&mut d)?;
+            super::save(&tx, &d)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+}
+
+fn see(path: &str) -> Response {
+    Redirect::to(path).into_response()
+}
+
+#[derive(Deserialize, Default)]
+pub struct Search {
+    #[serde(default)]
+    q: String,
+}
+
+pub async fn list(
+    State(state): State<UiState>,
+    user: CurrentUser,
+    Query(s): Query<Search>,
+) -> Result<Html<String>> {
+    let mut all = state.ui_db().call(|c| super::list(c)).await?;
+    let total = all.len();
+    let needle = s.q.trim().to_lowercase();
+    all.retain(|d| needle.is_empty() || d.title.to_lowercase().contains(&needle));
+    #[derive(serde::Serialize)]
+    struct Row {
+        uid: String,
+        title: String,
+        panels: usize,
+        updated: String,
+    }
+    let rows: Vec<Row> = all
+        .into_iter()
+        .map(|d| Row {
+            updated: format_time(d.updated.saturating_mul(1_000_000_000)),
+            uid: d.uid,
+            title: d.title,
+            panels: d.panels,
+        })
+        .collect();
+    let mut ctx = render::context(Some(&user), "Dashboards");
+    ctx.insert("dashboards", &rows);
+    ctx.insert("total", &total);
+    ctx.insert("q", &s.q);
+    render::render("dashboards.html", &ctx)
+}
+
+#[derive(Deserialize)]
+pub struct TitleForm {
+    title: String,
+}
+
+pub async fn create(
+    State(state): State<UiState>,
+    user: CurrentUser,
+    Form(f): Form<TitleForm>,
+) -> Result<Response> {
+    user.require(Role::Editor)?;
+    let d = Dashboard {
+        tigk_dashboard: FORMAT_VERSION,
+        uid: super::new_uid(),
+        title: f.title.trim().to_string(),
+        panels: Vec::new(),
+    };
+    d.validate()?;
+    let uid = d.uid.clone();
+    state.ui_db().call(move |c| super::save(c, &d)).await?;
+    Ok(see(&format!("/d/{uid}")))
+}
+
+pub async fn view(
+    State(state): State<UiState>,
+    user: CurrentUser,
+    Path(uid): Path<String>,
+    Query(rp): Query<RangeParams>,
+) -> Result<Html<String>> {
+    let d = load(&state, &uid).await?;
+    let range = TimeRange::parse(&rp, now_ns())?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, p) in d.panels.iter().enumerate() {
+        let (state, p, range, theme) = (state.clone(), p.clone(), range.clone(), user.theme);
+        tasks.spawn(async move { panel::run(&state, &p, i, &range, theme).await });
+    }
+    let mut panels: Vec<PanelView> = Vec::with_capacity(d.panels.len());
+    while let Some(done) = tasks.join_next().await {
+        panels.push(done?);
+    }
+    panels.sort_by_key(|p| p.index);
+    let base = format!("/d/{}", d.uid);
+    let mut ctx = render::context(Some(&user), &d.title);
+    ctx.insert("d", &d);
+    ctx.insert("panels", &panels);
+    ctx.insert("range", &range.view(&base, ""));
+    ctx.insert("range_query", &range.query());
+    ctx.insert("can_add", &(d.panels.len() < MAX_PANELS));
+    render::render("dashboard.html", &ctx)
+}
+
+pub async fn rename(
+    State(state): State<UiState>,
+    user: CurrentUser,
+    Path(uid): Path<String>,
+    Form(f): Form<TitleForm>,
+) -> Result<Response> {
+    user.require(Role::Editor)?;
+    let title = f.title.trim().to_string();
+    super::check_title(&title)?;
+    update(&state, &uid, move |d| {
+        d.title = title;
+        Ok(())
+    })
+    .await?;
+    Ok(see(&format!("/d/{uid}")))
+}
+
+pub async fn duplicate(
+    State(state): State<UiState>,
+    user: CurrentUser,
+    Path(uid): Path<String>,
+) -> Result<Response> {
+    user.require(Role::Editor)?;
+    let mut d = load(&state, &uid).await?;
+    d.uid = super::new_uid();
+    d.title = format!("Copy of {}", d.title).chars().take(200).collect();
+    let new = d.uid.clone();
+    state.ui_db().call(move |c| super::save(c, &d)).await?;
+    Ok(see(&format!("/d/{new}")))
+}
+
+pub async fn delete(
+    State(state): State<UiState>,
+    user: CurrentUser,
+    Path(uid): Path<String>,
+) -> Result<Response> {
+    user.require(Role::Editor)?;
+    let uid = checked_uid(&uid)?;
+    state.ui_db().call(move |c| super::delete(c, &uid)).await?;
+    Ok(see("/dashboards"))
+}
+
+pub async fn export(
+    State(state): State<UiState>,
+    _user: CurrentUser,
+    Path(uid): Path<String>,
+) -> Result<Response> {
+    let mut d = load(&state, &uid).await?;
+    d.tigk_dashboard = FORMAT_VERSION;
+    let json = serde_json::to_string_pretty(&d).map_err(|e| UiError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                // The uid is [A-Za-z0-9_-] only, so it is safe inside the quotes.
+                format!("attachment; filename=\"dashboard-{}.json\"", d.uid),
+            ),
+        ],
+        json,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ImportForm {
+    json: String,
+}
+
+pub async fn import(
+    State(state): State<UiState>,
+    user: CurrentUser,
+    Form(f): Form<ImportForm>,
+) -> Result<Response> {
+    user.require(Role::Editor)?;
+    let mut d: Dashboard = serde_json::from_str(&f.json)
+        .map_err(|e| UiError::BadRequest(format!("not a tigk dashboard: {e}")))?;
+    if d.tigk_dashboard != FORMAT_VERSION {
+        return Err(UiError::BadRequest(format!(
+            "not a tigk dashboard export (expected \"tigk_dashboard\": {FORMAT_VERSION})"
+        )));
+    }
+    d.validate()?;
+    let uid = state
+        .ui_db()
+        .call(move |c| {
+            // Keep the exported uid so links survive a move between servers, unless it is
+            // taken here; then the import is a new dashboard.
+            if !super::valid_uid(&d.uid) || super::uid_taken(c, &d.uid)? {
+                d.uid = super::new_uid();
+            }
+            super::save(c, &d)?;
+            Ok(d.uid)
+        })
+        .await?;
+    Ok(see(&format!("/d/{uid}")))
+}
+
+/// `new` or a panel's position.
+fn panel_index(idx: &str, d: &Dashboard) -> Result<Option<usize>> {
+    if idx == "new" {
+        if d.panels.len() >= MAX_PANELS {
+            return Err(UiError::BadRequest(format!(
+                "a dashboard holds at most {MAX_PANELS} panels"
+            )));
+        }
+        return Ok(None);
+    }
+    match idx.parse::<usize>() {
+        Ok(i) if i < d.panels.len() => Ok(Some(i)),
+        _ => Err(UiError::NotFound),
+    }
+}
+
+fn new_panel() -> Panel {
+    let mut p = super::agent_overview().panels.remove(0);
+    p.title = "New panel".into();
+    p
+}
+
+/// What the editor page shows besides its preview or error.
+struct Editing<'a> {
+    d: &'a Dashboard,
+    idx: &'a str,
+    form: &'a PanelForm,
+    range: &'a TimeRange,
+}
+
+async fn editor_page(
+    state: &UiState,
+    user: &CurrentUser,
+    e: Editing<'_>,
+    preview: Option<PanelView>,
+    error: Option<String>,
+) -> Result<Response> {
+    let Editing {
+        d,
+        idx,
+        form,
+        range,
+    } = e;
+    // Measurement names for the builder's datalist; a failure only loses the hints.
+    let measurements: Vec<String> = state
+        .query("SHOW MEASUREMENTS")
+        .await
+        .map(|s| {
+            s.iter()
+                .flat_map(|r| r.values.iter())
+                .filter_map(|row| match row.first() {
+                    Some(tsdb::query::Cell::String(m)) => Some(m.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut ctx = render::context(Some(user), "Edit panel");
+    ctx.insert("d", d);
+    ctx.insert("idx", idx);
+    ctx.insert("f", form);
+    ctx.insert("choices", &panel::choices());
+    ctx.insert("measurements", &measurements);
+    ctx.insert("preview", &preview);
+    ctx.insert("error", &error);
+    ctx.insert("range_query", &range.query());
+    ctx.insert("from", &range.from);
+    ctx.insert("to", &range.to);
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, render::render("panel_edit.html", &ctx)?).into_response())
+}
+
+pub async fn edit_form(
+    State(state): State<UiState>,
+    user: CurrentUser,
+    Path((uid, idx)): Path<(String, String)>,
+    Query(rp): Query<RangeParams>,
+) -> Result<Response> {
+    user.require(Role::Editor)?;
+    let d = load(&state, &uid).await?;
+    let range = TimeRange::parse(&rp, now_ns())?;
+    let p = match panel_index(&idx, &d)? {
+        Some(i) => d.panels[i].clone(),
+        None => new_panel(),
+    };
+    let preview = panel::run(&state, &p, 0, &range, user.theme).await;
+    let form = PanelForm::from_panel(&p);
+    editor_page(
+        &state,
+        &user,
+        Editing {
+            d: &d,
+            idx: &idx,
+            form: &form,
+            range: &range,
+        },
+        Some(preview),
+        None,
+    )
+    .await
+}
+
+pub async fn edit_submit(
+    State(state): State<UiState>,
+    user: CurrentUser,
+    Path((uid, idx)): Path<(String, String)>,
+    Form(f): Form<PanelForm>,
+) -> Result<Response> {
+    user.require(Role::Editor)?;
+    let d = load(&state, &uid).await?;
+    let slot = panel_index(&idx, &d)?;
+    // The form carries the range it was opened with, to come back to the same view.
+    let range = TimeRange::parse(
+        &RangeParams {
+            from: Some(f.from.clone()),
+            to: Some(f.to.clone()),
+        },
+        now_ns(),
+    )?;
+    let p = match f.to_panel() {
+        Ok(p) => p,
+        Err(UiError::BadRequest(msg)) => {
+            return editor_page(
+                &state,
+                &user,
+                Editing {
+                    d: &d,
+                    idx: &idx,
+                    form: &f,
+                    range: &range,
+                },
+                None,
+                Some(msg),
+            )
+            .await;
+        }
+        Err(e) => return Err(e),
+    };
+    if f.action == "preview" {
+        let preview = panel::run(&state, &p, 0, &range, user.theme).await;
+        return editor_page(
+            &state,
+            &user,
+            Editing {
+                d: &d,
+                idx: &idx,
+                form: &f,
+                range: &range,
+            },
+            Some(preview),
+            None,
+        )
+        .await;
+    }
+    update(&state, &uid, move |d| {
+        match slot {
+            Some(i) if i < d.panels.len() => d.panels[i] = p,
+            Some(_) => return Err(UiError::NotFound),
+            None if d.panels.len() < MAX_PANELS => d.panels.push(p),
+            None => return Err(UiError::BadRequest("the dashboard is full".into())),
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(see(&format!("/d/{uid}")))
+}
+
+pub async fn delete_panel(
+    State(state): State<UiState>,
+    user: CurrentUser,
+    Path((uid, idx)): Path<(String, usize)>,
+) -> Result<Response> {
+    user.require(Role::Editor)?;
+    update(&state, &uid, move |d| {
+        if idx >= d.panels.len() {
+            return Err(UiError::NotFound);
+        }
+        d.panels.remove(idx);
+        Ok(())
+    })
+    .await?;
+    Ok(see(&format!("/d/{uid}")))
+}
+
+#[derive(Deserialize)]
+pub struct MoveForm {
+    dir: String,
+}
+
+pub async fn move_panel(
+    State(state): State<UiState>,
+    user: CurrentUser,
+    Path((uid, idx)): Path<(String, usize)>,
+    Form(f): Form<MoveForm>,
+) -> Result<Response> {
+    user.require(Role::Editor)?;
+    update(&state, &uid, move |d| {
+        let other = match f.dir.as_str() {
+            "up" => idx.checked_sub(1),
+            _ => idx.checked_add(1),
+        };
+        match other {
+            Some(o) if o < d.panels.len() && idx < d.panels.len() => d.panels.swap(idx, o),
+            _ => {}
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(see(&format!("/d/{}", url_encode(&uid))))
+}

@@ -1,0 +1,325 @@
+//! Dashboards: list, roles, editing, the panel editor, export/import, escaping.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use common::*;
+use ui::FixedSource;
+
+fn uid_from(location: &str) -> String {
+    location.trim_start_matches("/d/").to_string()
+}
+
+#[tokio::test]
+async fn default_dashboard_is_provisioned_once() {
+    let env = env(FixedSource::default()).await;
+    let v = env.login(VIEWER).await;
+    let list = v.get(&env, "/dashboards").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(
+        list.body
+            .contains("href=\"/d/agent-overview\">Agent overview</a>")
+    );
+    assert!(
+        !list.body.contains("method=\"post\" action=\"/dashboards\""),
+        "viewers get no create form"
+    );
+    let d = v.get(&env, "/d/agent-overview?from=now-6h&to=now").await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.body);
+    assert_eq!(d.body.matches("<section class=\"panel\">").count(), 6);
+    assert!(
+        !d.body.contains("/panels/0/edit"),
+        "viewers get no edit links"
+    );
+    // Deleted, it stays deleted across restarts.
+    let ed = env.login(EDITOR).await;
+    assert_eq!(
+        ed.post(&env, "/d/agent-overview/delete", &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    drop(
+        ui::UiState::new(
+            Arc::new(FixedSource::default()),
+            env.dir.path(),
+            ui::UiConfig::default(),
+        )
+        .expect("reopen"),
+    );
+    assert_eq!(
+        ed.get(&env, "/d/agent-overview").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn viewers_cannot_change_dashboards() {
+    let env = env(FixedSource::default()).await;
+    let v = env.login(VIEWER).await;
+    for (path, fields) in [
+        ("/dashboards", vec![("title", "x")]),
+        ("/d/agent-overview/rename", vec![("title", "x")]),
+        ("/d/agent-overview/duplicate", vec![]),
+        ("/d/agent-overview/delete", vec![]),
+        ("/d/agent-overview/panels/0/delete", vec![]),
+        ("/dashboards/import", vec![("json", "{}")]),
+    ] {
+        let r = v.post(&env, path, &fields).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(
+        v.get(&env, "/d/agent-overview/panels/0/edit").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let export = v.get(&env, "/d/agent-overview/export").await;
+    assert_eq!(export.status, StatusCode::OK);
+    assert!(
+        export.headers["content-disposition"]
+            .to_str()
+            .unwrap_or("")
+            .contains("dashboard-agent-overview.json")
+    );
+}
+
+#[tokio::test]
+async fn editors_create_rename_duplicate_delete_and_search() {
+    let env = env(FixedSource::default()).await;
+    let ed = env.login(EDITOR).await;
+    let r = ed
+        .post(
+            &env,
+            "/dashboards",
+            &[("title", "<script>alert(1)</script>")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let uid = uid_from(r.location());
+    assert_eq!(uid.len(), 12);
+    let list = ed.get(&env, "/dashboards").await;
+    assert!(!list.body.contains("<script>alert"));
+    assert!(list.body.contains("&lt;script&gt;"));
+    let page = ed.get(&env, &format!("/d/{uid}")).await;
+    assert!(page.body.contains("no panels yet") && !page.body.contains("<script>alert"));
+    assert_eq!(
+        ed.post(&env, &format!("/d/{uid}/rename"), &[("title", "Web tier")])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        ed.post(&env, &format!("/d/{uid}/rename"), &[("title", "  ")])
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let dup = ed.post(&env, &format!("/d/{uid}/duplicate"), &[]).await;
+    let dup_uid = uid_from(dup.location());
+    assert_ne!(dup_uid, uid);
+    let list = ed.get(&env, "/dashboards?q=web").await;
+    assert!(list.body.contains(">Web tier</a>") && list.body.contains(">Copy of Web tier</a>"));
+    assert!(!list.body.contains("Agent overview"));
+    assert_eq!(
+        ed.post(&env, &format!("/d/{dup_uid}/delete"), &[])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        ed.get(&env, &format!("/d/{dup_uid}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        ed.get(&env, "/d/..%2Fetc").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Forms without the token are refused before any change.
+    let r = ed
+        .post_raw(&env, "/dashboards", "title=x", Some("http://localhost"))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+fn builder_fields<'a>(title: &'a str, value: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("title", title),
+        ("kind", "timeseries"),
+        ("mode", "builder"),
+        ("measurement", "cpu"),
+        ("field", "usage_user"),
+        ("aggregate", "mean"),
+        ("f1_key", "host"),
+        ("f1_op", "eq"),
+        ("f1_value", value),
+        ("group_by", "host, cpu"),
+        ("unit", "percent"),
+        ("transform", "none"),
+        ("warn", "80"),
+        ("crit", "90"),
+        ("from", "now-1h"),
+        ("to", "now"),
+        ("action", "save"),
+    ]
+}
+
+#[tokio::test]
+async fn panel_editor_saves_previews_and_refuses_bad_queries() {
+    let env = env(FixedSource::default()).await;
+    let ed = env.login(EDITOR).await;
+    let uid = uid_from(
+        ed.post(&env, "/dashboards", &[("title", "T")])
+            .await
+            .location(),
+    );
+    let form = ed
+        .get(
+            &env,
+            &format!("/d/{uid}/panels/new/edit?from=now-1h&to=now"),
+        )
+        .await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(form.body.contains("name=\"measurement\""));
+    let hostile = "x' OR 1=1 <script>";
+    let saved = ed
+        .post(
+            &env,
+            &format!("/d/{uid}/panels/new/edit"),
+            &builder_fields("CPU <b>", hostile),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let page = ed.get(&env, &format!("/d/{uid}")).await;
+    assert!(page.body.contains("CPU &lt;b&gt;"));
+    assert!(page.body.contains(&format!("/d/{uid}/panels/0/edit")));
+    // The editor shows the saved values back, escaped.
+    let edit = ed.get(&env, &format!("/d/{uid}/panels/0/edit")).await;
+    assert!(
+        edit.body
+            .contains("value=\"x&#x27; OR 1=1 &lt;script&gt;\"")
+            || edit.body.contains("value=\"x&#39; OR 1=1 &lt;script&gt;\""),
+        "{}",
+        edit.body
+    );
+    assert!(edit.body.contains("<option value=\"mean\" selected>"));
+    // The preview shows the query that ran, with the value quoted.
+    let mut preview = builder_fields("P", hostile);
+    preview.retain(|(k, _)| *k != "action");
+    preview.push(("action", "preview"));
+    let p = ed
+        .post(&env, &format!("/d/{uid}/panels/0/edit"), &preview)
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.body
+            .contains(r"host = &#x27;x\&#x27; OR 1=1 &lt;script&gt;&#x27;")
+            || p.body
+                .contains(r"host = &#39;x\&#39; OR 1=1 &lt;script&gt;&#39;"),
+        "{}",
+        p.body
+    );
+    // Bad input comes back as a 400 with the form as typed.
+    let mut bad = builder_fields("B", "v");
+    bad.retain(|(k, _)| *k != "aggregate");
+    bad.push(("aggregate", "sum); DROP DATABASE telegraf"));
+    let r = ed
+        .post(&env, &format!("/d/{uid}/panels/0/edit"), &bad)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("unknown aggregate"));
+    let raw = vec![
+        ("title", "R"),
+        ("kind", "table"),
+        ("mode", "raw"),
+        ("raw", "SELECT * FROM cpu; DROP DATABASE telegraf"),
+        ("from", "now-1h"),
+        ("to", "now"),
+    ];
+    let r = ed
+        .post(&env, &format!("/d/{uid}/panels/new/edit"), &raw)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body.contains("DROP DATABASE telegraf</textarea>"),
+        "the raw text is kept"
+    );
+    let r = ed
+        .post(
+            &env,
+            &format!("/d/{uid}/panels/0/edit"),
+            &[("title", "x"), ("kind", "pie")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // A second panel, then move and delete.
+    let raw_ok = vec![
+        ("title", "Raw"),
+        ("kind", "stat"),
+        ("mode", "raw"),
+        ("raw", "SELECT last(load1) FROM system WHERE $timeFilter"),
+        ("unit", "short"),
+        ("from", "now-1h"),
+        ("to", "now"),
+        ("action", "save"),
+    ];
+    assert_eq!(
+        ed.post(&env, &format!("/d/{uid}/panels/new/edit"), &raw_ok)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        ed.post(&env, &format!("/d/{uid}/panels/1/move"), &[("dir", "up")])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let page = ed.get(&env, &format!("/d/{uid}")).await;
+    assert!(page.body.find("<h2>Raw</h2>") < page.body.find("<h2>CPU &lt;b&gt;</h2>"));
+    assert_eq!(
+        ed.post(&env, &format!("/d/{uid}/panels/0/delete"), &[])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        ed.post(&env, &format!("/d/{uid}/panels/5/delete"), &[])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let page = ed.get(&env, &format!("/d/{uid}")).await;
+    assert!(!page.body.contains("<h2>Raw</h2>") && page.body.contains("<h2>CPU &lt;b&gt;</h2>"));
+}
+
+#[tokio::test]
+async fn export_import_round_trip() {
+    let env = env(FixedSource::default()).await;
+    let ed = env.login(EDITOR).await;
+    let json = ed.get(&env, "/d/agent-overview/export").await.body;
+    assert!(json.contains("\"tigk_dashboard\": 1"));
+    let r = ed
+        .post(&env, "/dashboards/import", &[("json", &json)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let uid = uid_from(r.location());
+    assert_ne!(uid, "agent-overview", "a taken uid gets a new one");
+    let again = ed.get(&env, &format!("/d/{uid}/export")).await.body;
+    assert_eq!(again.replace(&uid, "agent-overview"), json);
+    // Import into an install without it keeps the uid.
+    assert_eq!(
+        ed.post(&env, "/d/agent-overview/delete", &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let r = ed
+        .post(&env, "/dashboards/import", &[("json", &json)])
+        .await;
+    assert_eq!(r.location(), "/d/agent-overview");
+    for bad in [
+        "not json",
+        "{\"title\": \"x\"}",
+        &json.replace("SHOW", "x").replace("\"mean\"", "\"evil()\""),
+    ] {
+        let r = ed.post(&env, "/dashboards/import", &[("json", bad)]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
