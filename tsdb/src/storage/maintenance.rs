@@ -286,6 +286,7 @@ impl Writer {
                 (cutoff, rp_id),
             )?;
             if n > 0 {
+                self.forget_last_values();
                 tracing::info!("retention dropped {n} chunks of policy {rp_id}");
             }
         }

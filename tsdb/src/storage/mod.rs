@@ -81,6 +81,8 @@ struct Shared {
     head: RwLock<Head>,
     readers: Mutex<Vec<Connection>>,
     committed: watch::Sender<u64>,
+    /// Newest point per column, for `last()` and lastpoint queries (see `read::last_value`).
+    last_values: RwLock<std::collections::HashMap<head::ColumnKey, (i64, Value)>>,
 }
 
 /// A handle to an open store; cheap to clone, shared by every request.
@@ -113,6 +115,7 @@ impl Store {
             head: RwLock::new(Head::default()),
             readers: Mutex::new(Vec::new()),
             committed: committed_tx,
+            last_values: RwLock::new(std::collections::HashMap::new()),
         });
         let mut writer = Writer::new(conn, shared.clone())?;
         writer.recover()?;

@@ -63,33 +63,91 @@ impl Store {
         Ok(Some((t, v)))
     }
 
-    /// The newest point of a column, for `last()` and lastpoint queries.
+    /// The newest point of a column, for `last()` and lastpoint queries. Served from the
+    /// last-value cache; a miss reads the head and the chunk with the newest data once.
     pub fn last_value(&self, series: SeriesId, field: FieldId) -> Result<Option<(i64, Value)>> {
-        let head_last = self
+        let key = (series, field);
+        if let Some(hit) = self
+            .shared
+            .last_values
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(Some(hit.clone()));
+        }
+        let seq_before = *self.shared.committed.borrow();
+        let best = self.last_value_uncached(series, field)?;
+        if let Some(found) = &best {
+            let mut cache = self
+                .shared
+                .last_values
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            // A commit since we looked may have brought a newer point that the writer did
+            // not record (the entry did not exist yet): then leave the miss for next time.
+            if *self.shared.committed.borrow() == seq_before {
+                cache.entry(key).or_insert_with(|| found.clone());
+            }
+        }
+        Ok(best)
+    }
+
+    fn last_value_uncached(
+        &self,
+        series: SeriesId,
+        field: FieldId,
+    ) -> Result<Option<(i64, Value)>> {
+        let mut best = self
             .shared
             .head
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .last(&(series, field));
         let conn = self.reader()?;
+        // Equal times: the later chunk (higher id) holds the later write, and the head is
+        // later than every chunk.
         let mut stmt = conn.prepare_cached(
-            "SELECT data FROM chunks WHERE series_id = ?1 AND field_id = ?2 ORDER BY max_time DESC, id DESC LIMIT 1",
+            "SELECT data, max_time FROM chunks WHERE series_id = ?1 AND field_id = ?2
+             ORDER BY max_time DESC, id DESC LIMIT 1",
         )?;
         let mut rows = stmt.query((series, field))?;
-        let mut best = head_last;
         if let Some(row) = rows.next()? {
-            let (t, v) = codec::decode_chunk(
-                row.get_ref(0)?
+            let max_time: i64 = row.get(1)?;
+            if best.as_ref().is_none_or(|(bt, _)| max_time > *bt) {
+                let blob = row
+                    .get_ref(0)?
                     .as_blob()
-                    .map_err(|e| Error::corrupt("chunk", e.to_string()))?,
-            )?;
-            if let Some(i) = (0..t.len()).max_by_key(|&i| (t[i], i)) {
-                if best.as_ref().is_none_or(|(bt, _)| t[i] > *bt) {
+                    .map_err(|e| Error::corrupt("chunk", e.to_string()))?;
+                let (t, v) = codec::decode_chunk(blob)?;
+                if let Some(i) = (0..t.len()).max_by_key(|&i| (t[i], i)) {
                     best = v.value(i).map(|v| (t[i], v));
                 }
             }
         }
         Ok(best)
+    }
+
+    /// The oldest and newest timestamps of a column, from chunk headers and the head,
+    /// without decoding anything.
+    pub fn time_bounds(&self, series: SeriesId, field: FieldId) -> Result<Option<(i64, i64)>> {
+        let mut bounds: Option<(i64, i64)> = None;
+        {
+            let head = self.shared.head.read().unwrap_or_else(|e| e.into_inner());
+            for piece in head.pieces(&(series, field)) {
+                for &t in &piece.times {
+                    bounds = Some(bounds.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
+                }
+            }
+        }
+        let conn = self.reader()?;
+        let (lo, hi): (Option<i64>, Option<i64>) = conn
+            .prepare_cached("SELECT MIN(min_time), MAX(max_time) FROM chunks WHERE series_id = ?1 AND field_id = ?2")?
+            .query_row((series, field), |r| Ok((r.get(0)?, r.get(1)?)))?;
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            bounds = Some(bounds.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        }
+        Ok(bounds)
     }
 }
 

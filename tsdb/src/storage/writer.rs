@@ -111,6 +111,7 @@ impl Writer {
                         }
                     }
                 }
+                self.update_last_values(&pending);
                 let last = self.next_seq - 1;
                 self.shared.committed.send_replace(last);
                 for p in pending {
@@ -300,6 +301,7 @@ impl Writer {
             set_state(tx, "replay_floor", floor)?;
             Ok(dropped)
         })?;
+        self.forget_last_values();
         let set: HashSet<SeriesId> = dropped.into_iter().collect();
         self.shared
             .head
@@ -318,6 +320,7 @@ impl Writer {
         super::maintenance::delete_range_in(&tx, series, start, end)?;
         set_state(&tx, "replay_floor", floor)?;
         tx.commit()?;
+        self.forget_last_values();
         Ok(())
     }
 
@@ -353,6 +356,40 @@ impl Writer {
             }
             Ok(())
         })
+    }
+
+    /// Moves cached last values forward. Only columns already cached are touched: an
+    /// uncached column's newest point may sit in a chunk, so a backfilled write must not
+    /// pose as its last value. Readers fill misses (see `Store::last_value`).
+    fn update_last_values(&self, pending: &[PendingWrite]) {
+        let mut cache = self
+            .shared
+            .last_values
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if cache.is_empty() {
+            return;
+        }
+        for p in pending {
+            for point in &p.points {
+                for (field, value) in &point.fields {
+                    if let Some(entry) = cache.get_mut(&(point.series, *field)) {
+                        if point.time >= entry.0 {
+                            *entry = (point.time, value.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Deletes can remove a column's newest point; forget everything cached.
+    pub(super) fn forget_last_values(&self) {
+        self.shared
+            .last_values
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     pub(super) fn reload_catalog(&mut self) {
