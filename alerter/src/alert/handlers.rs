@@ -485,6 +485,46 @@ pub async fn deliver_once(spec: &HandlerSpec, json: &str, opts: &Options) -> Res
         .map_err(|_| "delivery timed out".to_string())?
 }
 
+/// Routes a task's events to its alert nodes' handlers.
+pub struct Dispatcher {
+    routes: std::collections::BTreeMap<String, Vec<Delivery>>,
+}
+
+impl Dispatcher {
+    /// Starts one delivery worker per handler of every alert node of the task.
+    pub fn start(task: &crate::runtime::Task, opts: &Options) -> Dispatcher {
+        let routes = task
+            .handlers()
+            .into_iter()
+            .map(|(node, specs)| {
+                let d = specs
+                    .into_iter()
+                    .map(|s| Delivery::start(s, opts))
+                    .collect();
+                (node, d)
+            })
+            .collect();
+        Dispatcher { routes }
+    }
+
+    /// Queues each event on its node's handlers; never waits.
+    pub fn dispatch(&self, events: &[crate::alert::AlertEvent]) {
+        for ev in events {
+            if let Some(ds) = self.routes.get(&ev.node) {
+                let json: Arc<str> = Arc::from(ev.to_json());
+                for d in ds {
+                    d.send(json.clone());
+                }
+            }
+        }
+    }
+
+    /// The deliveries of one alert node.
+    pub fn deliveries(&self, node: &str) -> &[Delivery] {
+        self.routes.get(node).map(Vec::as_slice).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

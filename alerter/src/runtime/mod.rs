@@ -90,8 +90,12 @@ impl std::fmt::Debug for Task {
 }
 
 /// Kapacitor's description of a node for "not supported yet" errors.
-fn unsupported(kind: NodeKind) -> Error {
-    Error::Unsupported(format!("the {} node is not supported yet", kind.desc()))
+fn unsupported(n: &crate::tick::GraphNode) -> Error {
+    Error::Unsupported(format!(
+        "{}: the {} node is not supported yet",
+        n.name(),
+        n.kind.desc()
+    ))
 }
 
 impl Task {
@@ -105,7 +109,12 @@ impl Task {
             let n = &graph.nodes[id];
             use NodeKind as K;
             let node: Box<dyn Node> = match n.kind {
-                K::Stream | K::Batch | K::Query | K::NoOp => Box::new(nodes::Pass),
+                K::Stream | K::Batch | K::NoOp => Box::new(nodes::Pass),
+                K::Query => {
+                    // Checked now so that a bad query fails the definition, not a run.
+                    crate::batch::QuerySpec::new(n, &graph.dbrps)?;
+                    Box::new(nodes::Pass)
+                }
                 K::From => Box::new(nodes::From::new(n)?),
                 K::Where => Box::new(nodes::Where::new(n)?),
                 K::GroupBy => Box::new(nodes::GroupBy::new(n)?),
@@ -121,7 +130,7 @@ impl Task {
                 K::Window => Box::new(window::Window::new(n)?),
                 K::Alert => Box::new(AlertNode::new(name, n, opts)?),
                 k if k.is_influxql() => influxql::build(n)?,
-                k => return Err(unsupported(k)),
+                _ => return Err(unsupported(n)),
             };
             nodes[id] = Some(node);
         }
