@@ -128,10 +128,16 @@ fn earliest_point(
                 let Some(def) = m.fields.get(&c.field) else {
                     continue;
                 };
-                // TODO(storage): a header-only "first time of a column" would avoid decoding.
-                if let Some((t, _)) = store.read_column(s.id, def.id, plan.cond.min_time, upper)?
-                    && let Some(&first) = t.first()
-                {
+                // Chunk headers give the column's first time without decoding; only when it
+                // lies before the query's lower bound must the range be read.
+                let first = match store.time_bounds(s.id, def.id)? {
+                    None => None,
+                    Some((lo, _)) if lo >= plan.cond.min_time => Some(lo).filter(|&lo| lo <= upper),
+                    Some(_) => store
+                        .read_column(s.id, def.id, plan.cond.min_time, upper)?
+                        .and_then(|(t, _)| t.first().copied()),
+                };
+                if let Some(first) = first {
                     min = Some(min.map_or(first, |m: i64| m.min(first)));
                 }
             }
