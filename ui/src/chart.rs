@@ -347,11 +347,9 @@ fn y_range(spec: &ChartSpec, segments: &[Vec<Vec<(i64, f64)>>]) -> (f64, f64) {
         (lo, hi) = (0.0, 1.0);
     }
     let pad = ((hi - lo) * 0.05).max(if hi == lo { hi.abs() * 0.1 + 1.0 } else { 0.0 });
-    let mut lo = spec.y_min.unwrap_or(if lo >= 0.0 && lo - pad < 0.0 {
-        0.0
-    } else {
-        lo - pad
-    });
+    // Metrics that cannot go negative read best from a zero baseline: a flat 40% line
+    // should not fill the panel like a 0-100% swing.
+    let mut lo = spec.y_min.unwrap_or(if lo >= 0.0 { 0.0 } else { lo - pad });
     let mut hi = spec.y_max.map_or(hi + pad, |m| m.max(hi.min(m)));
     if hi <= lo {
         hi = lo + 1.0;
@@ -360,6 +358,49 @@ fn y_range(spec: &ChartSpec, segments: &[Vec<Vec<(i64, f64)>>]) -> (f64, f64) {
         (lo, hi) = (0.0, 1.0);
     }
     (lo, hi)
+}
+
+/// Tick times at a round step (1 min, 5 min, 1 h, 1 d, …) giving about `n` labels,
+/// aligned to UTC so labels read 07:00, 07:15 rather than 07:03, 07:19.
+pub fn time_ticks(from: i64, to: i64, n: usize) -> Vec<i64> {
+    const S: i64 = 1_000_000_000;
+    const STEPS: &[i64] = &[
+        S,
+        2 * S,
+        5 * S,
+        10 * S,
+        15 * S,
+        30 * S,
+        60 * S,
+        2 * 60 * S,
+        5 * 60 * S,
+        10 * 60 * S,
+        15 * 60 * S,
+        30 * 60 * S,
+        3600 * S,
+        2 * 3600 * S,
+        3 * 3600 * S,
+        6 * 3600 * S,
+        12 * 3600 * S,
+        86_400 * S,
+        2 * 86_400 * S,
+        7 * 86_400 * S,
+        14 * 86_400 * S,
+        30 * 86_400 * S,
+    ];
+    let span = (to - from).max(1);
+    let n = n.max(2) as i64;
+    let step = STEPS
+        .iter()
+        .copied()
+        .find(|s| span / s <= n)
+        .unwrap_or_else(|| (span / n).max(S));
+    let first = from.div_euclid(step) * step + if from.rem_euclid(step) == 0 { 0 } else { step };
+    (0..)
+        .map(|i| first + i * step)
+        .take_while(|t| *t <= to)
+        .take(64)
+        .collect()
 }
 
 fn draw(spec: &ChartSpec, series: &[Series]) -> DrawResult<String> {
@@ -387,14 +428,22 @@ fn draw(spec: &ChartSpec, series: &[Series]) -> DrawResult<String> {
         let y_fmt = |v: &f64| format_value(*v, spec.unit, spec.decimals);
         let mut chart = ChartBuilder::on(&plot_area)
             .margin(6)
+            // Room for the last time label, which is centred on the right edge.
+            .margin_right(22)
             .x_label_area_size(18)
             .y_label_area_size(58)
-            .build_cartesian_2d(spec.from_ns..spec.to_ns, y_lo..y_hi)
+            .build_cartesian_2d(
+                (spec.from_ns..spec.to_ns).with_key_points(time_ticks(
+                    spec.from_ns,
+                    spec.to_ns,
+                    (spec.width / 110) as usize,
+                )),
+                y_lo..y_hi,
+            )
             .map_err(e)?;
         let label = (FONT, 11).into_font().color(&p.fg);
         chart
             .configure_mesh()
-            .x_labels((spec.width / 110).max(2) as usize)
             .y_labels((spec.height / 40).clamp(2, 8) as usize)
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)

@@ -15,10 +15,21 @@ const MIN_SPAN: i64 = 10 * NS;
 /// Quick ranges offered as links.
 pub const QUICK: &[&str] = &["15m", "1h", "6h", "24h", "7d"];
 
+/// Auto-refresh choices. Nothing faster than 10 s: a wall of panels refreshing every
+/// second is the load Grafana's `min_refresh_interval` exists to stop.
+pub const REFRESH: &[(&str, u32)] = &[
+    ("10s", 10),
+    ("30s", 30),
+    ("1m", 60),
+    ("5m", 300),
+    ("15m", 900),
+];
+
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct RangeParams {
     pub from: Option<String>,
     pub to: Option<String>,
+    pub refresh: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +38,8 @@ pub struct TimeRange {
     pub to: String,
     pub from_ns: i64,
     pub to_ns: i64,
+    /// Reload period, one of [`REFRESH`]; unknown values mean off.
+    pub refresh: Option<(&'static str, u32)>,
 }
 
 fn parse_end(s: &str, now: i64) -> Result<i64> {
@@ -66,11 +79,16 @@ impl TimeRange {
                 "the range is limited to 400 days".into(),
             ));
         }
+        let refresh = p
+            .refresh
+            .as_deref()
+            .and_then(|r| REFRESH.iter().copied().find(|(name, _)| *name == r));
         Ok(TimeRange {
             from: from.to_string(),
             to: to.to_string(),
             from_ns,
             to_ns,
+            refresh,
         })
     }
 
@@ -78,15 +96,23 @@ impl TimeRange {
         self.to_ns - self.from_ns
     }
 
-    /// `from=…&to=…`, encoded for a URL.
+    fn refresh_param(&self) -> String {
+        self.refresh
+            .map(|(r, _)| format!("&refresh={r}"))
+            .unwrap_or_default()
+    }
+
+    /// `from=…&to=…[&refresh=…]`, encoded for a URL.
     pub fn query(&self) -> String {
         format!(
-            "from={}&to={}",
+            "from={}&to={}{}",
             url_encode(&self.from),
-            url_encode(&self.to)
+            url_encode(&self.to),
+            self.refresh_param()
         )
     }
 
+    /// Shifting or zooming pins the range, so refreshing it would show the same data.
     fn absolute(from_ns: i64, to_ns: i64) -> String {
         format!(
             "from={}&to={}",
@@ -104,7 +130,7 @@ impl TimeRange {
             .iter()
             .map(|q| QuickLink {
                 label: q.to_string(),
-                href: href(format!("from=now-{q}&to=now")),
+                href: href(format!("from=now-{q}&to=now{}", self.refresh_param())),
                 active: self.from == format!("now-{q}") && self.to == "now",
             })
             .collect();
@@ -123,6 +149,20 @@ impl TimeRange {
                 .map(|(k, v)| (decode(k), decode(v)))
                 .collect(),
             current: href(self.query()),
+            refresh_secs: self.refresh.map(|r| r.1),
+            refresh: std::iter::once(("off", None))
+                .chain(REFRESH.iter().map(|(n, _)| (*n, Some(*n))))
+                .map(|(label, r)| QuickLink {
+                    label: label.to_string(),
+                    href: href(format!(
+                        "from={}&to={}{}",
+                        url_encode(&self.from),
+                        url_encode(&self.to),
+                        r.map(|r| format!("&refresh={r}")).unwrap_or_default()
+                    )),
+                    active: self.refresh.map(|x| x.0) == r,
+                })
+                .collect(),
         }
     }
 }
@@ -147,6 +187,9 @@ pub struct RangeView {
     pub hidden: Vec<(String, String)>,
     /// This page's URL, for forms that come back here.
     pub current: String,
+    /// For `<meta http-equiv="refresh">`: reloading the page is the no-JS refresh.
+    pub refresh_secs: Option<u32>,
+    pub refresh: Vec<QuickLink>,
 }
 
 /// Percent-decoding for our own encoded parameters (`url_encode`'s inverse).
@@ -196,9 +239,11 @@ mod tests {
         let p = RangeParams {
             from: Some("2026-11-24T07:00".into()),
             to: Some("2026-11-24T08:00".into()),
+            refresh: Some("1s".into()),
         };
         let r = TimeRange::parse(&p, now).expect("absolute");
         assert_eq!(r.span(), 3600 * NS);
+        assert_eq!(r.refresh, None, "below the minimum is off");
         for (from, to) in [
             ("now", "now-1h"),
             ("now-999d", "now"),
@@ -208,6 +253,7 @@ mod tests {
             let p = RangeParams {
                 from: Some(from.into()),
                 to: Some(to.into()),
+                refresh: None,
             };
             assert!(TimeRange::parse(&p, now).is_err(), "{from}..{to}");
         }
@@ -219,6 +265,7 @@ mod tests {
         let p = RangeParams {
             from: Some("now-6h".into()),
             to: Some("now".into()),
+            refresh: Some("30s".into()),
         };
         let r = TimeRange::parse(&p, now).expect("range");
         let v = r.view("/hosts/web%201", "panel=cpu%20x");
@@ -229,7 +276,10 @@ mod tests {
                 .starts_with("/hosts/web%201?panel=cpu%20x&from=now-15m")
         );
         assert_eq!(v.hidden, vec![("panel".to_string(), "cpu x".to_string())]);
-        assert!(v.zoom_out.contains("from="));
+        assert!(v.zoom_out.contains("from=") && !v.zoom_out.contains("refresh"));
+        assert_eq!(v.refresh_secs, Some(30));
+        assert!(v.quick[0].href.ends_with("&refresh=30s"));
+        assert!(v.refresh.iter().any(|r| r.active && r.label == "30s"));
         assert_eq!(decode("a%2"), "a%2");
     }
 }

@@ -188,3 +188,34 @@ async fn default_dashboard_from_the_store() {
     assert!(!page.body.contains("<script>alert"));
     r.store.shutdown();
 }
+
+#[tokio::test]
+async fn mounts_next_to_the_influx_api() {
+    let r = real().await;
+    // How the binary serves both: tsdb's router has no fallback, so they merge.
+    let app = tsdb::http::router(tsdb::http::ApiState::new(r.store.clone(), false))
+        .merge(ui::router(r.env.state.clone()));
+    let ping = send(
+        &app,
+        Request::get("/ping").body(Body::empty()).expect("req"),
+    )
+    .await;
+    assert_eq!(ping.status, StatusCode::NO_CONTENT);
+    let login = send(
+        &app,
+        Request::get("/login")
+            .header("host", "localhost")
+            .body(Body::empty())
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(login.headers.contains_key("content-security-policy"));
+    let missing = send(
+        &app,
+        Request::get("/nope").body(Body::empty()).expect("req"),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    r.store.shutdown();
+}

@@ -152,3 +152,68 @@ fn sparkline_is_small_and_empty_without_data() {
     assert!(svg.len() < 8 * 1024);
     assert!(sparkline(&[], 120, 30, Theme::Light).is_empty());
 }
+
+/// Writes sample charts to $TIGK_UI_DUMP for eyeballing; does nothing otherwise.
+#[test]
+fn dump_samples() {
+    let Ok(dir) = std::env::var("TIGK_UI_DUMP") else {
+        return;
+    };
+    let mut spec = ChartSpec::new(560, 260, 0, 60 * MIN);
+    spec.unit = Unit::Percent;
+    spec.y_max = Some(100.0);
+    spec.thresholds = vec![
+        Threshold {
+            from: 80.0,
+            to: 90.0,
+            level: Level::Warn,
+        },
+        Threshold {
+            from: 90.0,
+            to: f64::INFINITY,
+            level: Level::Crit,
+        },
+    ];
+    spec.annotations = vec![Annotation {
+        at_ns: 40 * MIN,
+        text: "cpu high".into(),
+        level: Level::Crit,
+    }];
+    let mut a = ramp(3600, 0, MIN / 60);
+    a[1200].1 = None;
+    let series = vec![
+        Series {
+            name: "user".into(),
+            points: a,
+        },
+        Series {
+            name: "system".into(),
+            points: ramp(3600, 0, MIN / 60)
+                .into_iter()
+                .map(|(t, v)| (t, v.map(|v| v / 3.0)))
+                .collect(),
+        },
+    ];
+    for theme in [Theme::Light, Theme::Dark] {
+        spec.theme = theme;
+        let _ = std::fs::write(
+            format!("{dir}/chart-{}.svg", theme.as_str()),
+            render(&spec, &series),
+        );
+    }
+    let _ = std::fs::write(format!("{dir}/nodata.svg"), render(&spec, &[]));
+}
+
+#[test]
+fn ticks_are_round() {
+    let from = 7 * 3600 * 1_000_000_000 + 3 * MIN; // 07:03
+    let ticks = time_ticks(from, from + 60 * MIN, 5);
+    assert_eq!(
+        ticks
+            .first()
+            .map(|t| crate::units::format_tick(*t, 60 * MIN)),
+        Some("07:15".into())
+    );
+    assert!(ticks.windows(2).all(|w| w[1] - w[0] == 15 * MIN));
+    assert!(time_ticks(0, 1, 5).len() <= 2);
+}

@@ -361,6 +361,7 @@ pub async fn edit_submit(
         &RangeParams {
             from: Some(f.from.clone()),
             to: Some(f.to.clone()),
+            refresh: None,
         },
         now_ns(),
     )?;
