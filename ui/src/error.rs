@@ -13,6 +13,8 @@ use crate::render;
 pub enum UiError {
     #[error("page not found")]
     NotFound,
+    #[error("this address does not take that kind of request")]
+    MethodNotAllowed,
     /// Not signed in: the browser is sent to the login page, then back to `next`.
     #[error("sign-in required")]
     Unauthenticated { next: String },
@@ -65,6 +67,7 @@ impl UiError {
     pub fn status(&self) -> StatusCode {
         match self {
             UiError::NotFound => StatusCode::NOT_FOUND,
+            UiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             UiError::Unauthenticated { .. } => StatusCode::SEE_OTHER,
             UiError::Forbidden(_) | UiError::Csrf => StatusCode::FORBIDDEN,
             UiError::BadRequest(_) => StatusCode::BAD_REQUEST,

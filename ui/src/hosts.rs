@@ -133,7 +133,8 @@ async fn host_rows(state: &UiState, now: i64) -> Result<Vec<HostRow>> {
                 load_text: load_v.map_or("–".into(), |v| format!("{v:.2}")),
                 mem_text: pct(mem_v),
                 disk_text: pct(disk_v),
-                seen_text: seen.map_or("never".into(), |t| format_ago(t, now)),
+                // The cpu query looks back one day: older hosts are only known to be older.
+                seen_text: seen.map_or("over 1d ago".into(), |t| format_ago(t, now)),
                 cpu_level: level(cpu_v, 80.0, 95.0),
                 mem_level: level(mem_v, 80.0, 95.0),
                 disk_level: level(disk_v, 80.0, 90.0),

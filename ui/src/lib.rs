@@ -73,6 +73,7 @@ pub fn router(state: UiState) -> Router {
         .route("/admin/users", get(admin::users))
         .route("/admin/users/role", post(admin::set_role))
         .fallback(|| async { UiError::NotFound })
+        .method_not_allowed_fallback(|| async { UiError::MethodNotAllowed })
         .layer(from_fn_with_state(state.clone(), session::gate))
         .layer(from_fn(web::security_headers))
         .with_state(state);

@@ -270,8 +270,18 @@ pub struct ThemeForm {
 pub async fn set_theme(
     State(state): State<UiState>,
     _user: CurrentUser,
+    headers: HeaderMap,
     Form(f): Form<ThemeForm>,
 ) -> Result<Response> {
+    // Back to the page the switch was pressed on: the gate has checked that the Referer
+    // (when it is what vouched for the request) is ours, and `safe_next` keeps it local.
+    let back = f.next.or_else(|| {
+        headers
+            .get(header::REFERER)
+            .and_then(|r| r.to_str().ok())
+            .and_then(|r| r.split_once("://"))
+            .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_string()))
+    });
     let theme = if f.theme == "dark" { "dark" } else { "light" };
     let cookie = web::set_cookie(
         session::THEME_COOKIE,
@@ -280,7 +290,7 @@ pub async fn set_theme(
         state.config().secure_cookies,
     );
     Ok(with_cookie(
-        Redirect::to(&web::safe_next(f.next.as_deref())).into_response(),
+        Redirect::to(&web::safe_next(back.as_deref())).into_response(),
         Some(cookie),
     ))
 }

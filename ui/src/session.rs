@@ -93,12 +93,17 @@ impl FromRequestParts<UiState> for CurrentUser {
     async fn from_request_parts(parts: &mut Parts, _: &UiState) -> Result<Self> {
         match parts.extensions.get::<Resolved>() {
             Some(Resolved(Some(u))) => Ok(u.clone()),
+            // After sign-in the browser comes back with a GET: only a GET target is worth
+            // returning to.
             _ => Err(UiError::Unauthenticated {
-                next: parts
-                    .uri
-                    .path_and_query()
-                    .map(|p| p.as_str().to_string())
-                    .unwrap_or_else(|| "/".into()),
+                next: match parts.method {
+                    Method::GET => parts
+                        .uri
+                        .path_and_query()
+                        .map(|p| p.as_str().to_string())
+                        .unwrap_or_else(|| "/".into()),
+                    _ => "/".into(),
+                },
             }),
         }
     }

@@ -38,6 +38,13 @@ async fn every_response_has_security_headers() {
     let admin = env.login(ADMIN).await;
     assert_security_headers(&admin.get(&env, "/admin/users").await);
     assert_security_headers(&admin.post_raw(&env, "/admin/users/role", "x=1", None).await);
+    let r = admin.get(&env, "/logout").await;
+    assert_eq!(
+        r.status,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "sign-out is POST only"
+    );
+    assert_security_headers(&r);
     let nf = env.get("/nope").await;
     assert_eq!(nf.status, StatusCode::NOT_FOUND);
     assert!(nf.body.contains("404"));
@@ -504,4 +511,45 @@ async fn first_run_is_not_offered_remotely() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("No administrator exists yet"));
     assert!(!r.body.contains("<form method=\"post\" action=\"/login\""));
+}
+
+#[tokio::test]
+async fn theme_switch_returns_to_the_page_and_themes_charts() {
+    let env = env(FixedSource::default()).await;
+    let c = env.login(VIEWER).await;
+    let r = send(
+        &env.app,
+        Request::post("/theme")
+            .header(header::HOST, "localhost")
+            .header(
+                header::REFERER,
+                "http://localhost/hosts/web1?from=now-6h&to=now",
+            )
+            .header(header::COOKIE, &c.cookies)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form_body(&[
+                ("csrf", &c.csrf),
+                ("theme", "dark"),
+            ])))
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), "/hosts/web1?from=now-6h&to=now");
+    let theme = r
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("tigk_theme=dark"))
+        .expect("cookie");
+    let dark = Client {
+        cookies: format!("{}; tigk_theme=dark", c.cookies),
+        csrf: c.csrf.clone(),
+    };
+    let page = dark.get(&env, "/hosts/web1").await;
+    assert!(page.body.contains("class=\"theme-dark\""));
+    assert!(
+        page.body.contains("#181B1F") || page.body.contains("#181b1f"),
+        "charts drawn in the dark palette"
+    );
+    assert!(theme.contains("SameSite=Lax"));
 }
