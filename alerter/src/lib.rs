@@ -13,6 +13,8 @@
 //!   (`runtime::model`) and the nodes (`nodes`, `window`, `influxql`).
 //! - [`alert`]: the alert node, events and their JSON, templates, handlers and delivery.
 //! - [`batch`]: batch tasks: query building, schedules, the [`batch::BatchSource`] trait.
+//! - [`engine`]: task management ([`engine::Engine`]), `alerter.db` (definitions, state
+//!   snapshots with the write-log position, outbox), stream/batch loops, restart replay.
 //! - [`testrun`]: offline test runs ([`testrun::test_run`]).
 //! - [`options`]: configuration ([`Options`]).
 //! - [`gofmt`]: Go's time, float and JSON formatting.
@@ -20,6 +22,7 @@
 
 pub mod alert;
 pub mod batch;
+pub mod engine;
 pub mod error;
 pub mod gofmt;
 pub mod options;

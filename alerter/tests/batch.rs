@@ -46,6 +46,7 @@ fn t(s: &str) -> i64 {
     parse_rfc3339(s).expect("time")
 }
 
+#[allow(clippy::needless_update)]
 fn series(cpu: &str, rows: &[(&str, Option<f64>)]) -> SeriesResult {
     let mut tags = BTreeMap::new();
     tags.insert("cpu".to_string(), cpu.to_string());
@@ -57,6 +58,7 @@ fn series(cpu: &str, rows: &[(&str, Option<f64>)]) -> SeriesResult {
             .iter()
             .map(|(ts, v)| vec![Cell::Time(t(ts)), v.map_or(Cell::Null, Cell::Float)])
             .collect(),
+        // Other fields may be added to the engine's result type.
         ..Default::default()
     }
 }

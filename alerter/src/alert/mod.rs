@@ -501,10 +501,10 @@ impl Node for AlertNode {
         let c = self.counts;
         vec![
             ("alerts_triggered", c.iter().sum()),
+            ("crits_triggered", c[3]),
             ("oks_triggered", c[0]),
             ("infos_triggered", c[1]),
             ("warns_triggered", c[2]),
-            ("crits_triggered", c[3]),
             ("alerts_inhibited", 0),
         ]
     }

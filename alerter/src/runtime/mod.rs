@@ -258,33 +258,32 @@ impl Task {
 
     /// The DOT graph with stats, as `kapacitor show` prints an executing task.
     pub fn dot(&self) -> String {
-        let stats = self.node_stats();
-        let mut s = format!("digraph {} {{\n", self.name);
+        let mut s = format!(
+            "digraph {} {{\ngraph [throughput=\"0.00 points/s\"];\n",
+            self.name
+        );
         for id in self.graph.topo_order() {
             let n = &self.graph.nodes[id];
             let name = n.name();
-            if let Some(m) = stats.get(&name) {
-                let mut attrs = String::new();
-                // Kapacitor prints the node-specific stats first, then the common ones.
-                let common = [
-                    "avg_exec_time_ns",
-                    "errors",
-                    "working_cardinality",
-                    "collected",
-                    "emitted",
-                ];
-                for (k, v) in m.iter().filter(|(k, _)| !common.contains(&k.as_str())) {
+            let st = &self.stats[id];
+            let mut attrs = String::new();
+            if let Some(Some(node)) = self.nodes.get(id) {
+                // Kapacitor prints the node's own stats first, in its order.
+                for (k, v) in node.stats() {
                     attrs.push_str(&format!("{k}=\"{v}\" "));
                 }
-                let avg = m.get("avg_exec_time_ns").copied().unwrap_or(0);
-                attrs.push_str(&format!(
-                    "avg_exec_time_ns=\"{}\" errors=\"{}\" working_cardinality=\"{}\" ",
-                    crate::gofmt::duration_string(avg),
-                    m.get("errors").copied().unwrap_or(0),
-                    m.get("working_cardinality").copied().unwrap_or(0)
-                ));
-                s.push_str(&format!("{name} [{attrs}];\n"));
             }
+            let avg = st.exec_ns.checked_div(st.collected).unwrap_or(0) as i64;
+            let card = match self.nodes.get(id) {
+                Some(Some(node)) => node.cardinality(),
+                _ => 0,
+            };
+            attrs.push_str(&format!(
+                "avg_exec_time_ns=\"{}\" errors=\"{}\" working_cardinality=\"{card}\" ",
+                crate::gofmt::duration_string(avg),
+                st.errors
+            ));
+            s.push_str(&format!("{name} [{attrs}];\n"));
             for &c in &n.children {
                 let processed = self.edges.get(&(id, c)).copied().unwrap_or(0);
                 s.push_str(&format!(

@@ -1,0 +1,462 @@
+//! Task management: the [`Engine`] owns task definitions and running tasks, persists
+//! them with their state in `alerter.db` (module `db`), and runs them (module `run`):
+//! stream tasks follow the store's write log, batch tasks their schedule. Alert events
+//! go through an outbox so that a crash neither loses nor repeats a delivery.
+//!
+//! Restart safety: each processing step commits the task's node state, the write-log
+//! sequence it reached and the step's events in one transaction. On start a task
+//! restores that state and replays the log after that sequence; replayed events have
+//! the same deterministic keys and are not queued twice.
+
+mod db;
+mod run;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::error::Error;
+use crate::options::Options;
+use crate::runtime::Task;
+use crate::tick::{self, CheckOptions, Dbrp, TaskType};
+use db::Db;
+
+/// Enabled or disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Enabled,
+    Disabled,
+}
+
+/// A stored task definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskDef {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub task_type: TaskType,
+    pub dbrps: Vec<Dbrp>,
+    pub script: String,
+    pub status: Status,
+    /// ns since the epoch.
+    pub created: i64,
+    pub modified: i64,
+    pub last_enabled: i64,
+    /// Whether the dbrps came with the request rather than the script.
+    #[serde(default)]
+    pub dbrps_out_of_band: bool,
+}
+
+/// A define or update request (the fields of Kapacitor's POST/PATCH body).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TaskRequest {
+    pub id: Option<String>,
+    #[serde(rename = "type")]
+    pub task_type: Option<TaskType>,
+    #[serde(default)]
+    pub dbrps: Option<Vec<Dbrp>>,
+    pub script: Option<String>,
+    pub status: Option<Status>,
+}
+
+/// What `show`/`list` report about a task.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskInfo {
+    pub def: TaskDef,
+    pub executing: bool,
+    pub error: String,
+    /// DOT with stats when executing, else the plain graph.
+    pub dot: String,
+    pub node_stats: BTreeMap<String, BTreeMap<String, i64>>,
+}
+
+struct Running {
+    task: Arc<Mutex<Task>>,
+    stop: watch::Sender<bool>,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
+struct Entry {
+    def: TaskDef,
+    running: Option<Running>,
+    error: Arc<Mutex<String>>,
+}
+
+pub(crate) struct Inner {
+    db: Mutex<Db>,
+    store: tsdb::Store,
+    opts: Options,
+    rt: tokio::runtime::Handle,
+    tasks: Mutex<BTreeMap<String, Entry>>,
+    /// Write-log position reached per running stream task (the store keeps the log
+    /// from the smallest one).
+    positions: Mutex<BTreeMap<String, u64>>,
+}
+
+/// Name under which the alerter acknowledges the store's write log.
+pub const SUBSCRIBER: &str = "alerter";
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere must not take the alerter down with it: the data is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_alphabetic() || c.is_ascii_digit() || matches!(c, '-' | '.' | '_'))
+}
+
+fn random_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = now_ns() as u64;
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let a = t.rotate_left(17) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        (t >> 32) as u32,
+        (t >> 16) as u16,
+        (a >> 52) & 0xfff,
+        (a >> 40) & 0xfff,
+        a & 0xffff_ffff_ffff
+    )
+}
+
+/// The alerter: task definitions, running tasks, state and the outbox.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Opens `dir/alerter.db` and starts every enabled task, each from its saved state
+    /// and write-log position. Must be called inside a tokio runtime.
+    pub fn open(dir: &Path, store: tsdb::Store, opts: Options) -> Result<Engine, Error> {
+        let db = Db::open(dir)?;
+        let defs = db.load_tasks()?;
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                db: Mutex::new(db),
+                store,
+                opts,
+                rt: tokio::runtime::Handle::try_current().map_err(|e| {
+                    Error::Invalid(format!("the alerter needs a tokio runtime: {e}"))
+                })?,
+                tasks: Mutex::new(BTreeMap::new()),
+                positions: Mutex::new(BTreeMap::new()),
+            }),
+        };
+        for def in defs {
+            let enabled = def.status == Status::Enabled;
+            let id = def.id.clone();
+            lock(&engine.inner.tasks).insert(
+                id.clone(),
+                Entry {
+                    def,
+                    running: None,
+                    error: Arc::new(Mutex::new(String::new())),
+                },
+            );
+            if enabled {
+                // A task that no longer starts keeps its definition and shows the error.
+                if let Err(e) = engine.start(&id, true) {
+                    tracing::warn!(task = %id, "task failed to start: {e}");
+                }
+            }
+        }
+        Ok(engine)
+    }
+
+    fn compile(&self, def: &TaskDef) -> Result<Task, Error> {
+        let opts = CheckOptions {
+            dbrps: if def.dbrps_out_of_band {
+                def.dbrps.clone()
+            } else {
+                Vec::new()
+            },
+            require_dbrp: true,
+            task_type: Some(def.task_type),
+            vars: BTreeMap::new(),
+        };
+        let graph = tick::compile(&def.script, &opts)?;
+        Task::new(&def.id, graph, &self.inner.opts)
+    }
+
+    /// Creates a task (disabled unless the request says enabled). Kapacitor's POST.
+    pub fn define(&self, req: TaskRequest) -> Result<TaskInfo, Error> {
+        let id = req.id.clone().unwrap_or_else(random_id);
+        if !valid_id(&id) {
+            return Err(Error::Invalid(format!(
+                "task ID must contain only letters, numbers, '-', '.' and '_'. {id:?}"
+            )));
+        }
+        if lock(&self.inner.tasks).contains_key(&id) {
+            return Err(Error::Invalid(format!("task {id} already exists")));
+        }
+        let Some(script) = req.script.clone() else {
+            return Err(Error::Invalid("must provide TICKscript".into()));
+        };
+        let out_of_band = req.dbrps.as_ref().is_some_and(|d| !d.is_empty());
+        let now = now_ns();
+        let mut def = TaskDef {
+            id: id.clone(),
+            task_type: req.task_type.unwrap_or(TaskType::Stream),
+            dbrps: req.dbrps.clone().unwrap_or_default(),
+            script,
+            status: Status::Disabled,
+            created: now,
+            modified: now,
+            last_enabled: 0,
+            dbrps_out_of_band: out_of_band,
+        };
+        def = self.checked(def, req.task_type.is_none())?;
+        lock(&self.inner.db).save_task(&def)?;
+        lock(&self.inner.tasks).insert(
+            id.clone(),
+            Entry {
+                def,
+                running: None,
+                error: Arc::new(Mutex::new(String::new())),
+            },
+        );
+        if req.status == Some(Status::Enabled) {
+            self.enable(&id)?;
+        }
+        self.show(&id)
+    }
+
+    /// Compiles a definition (so that a bad script is refused) and fills in the type
+    /// and dbrps from the script.
+    fn checked(&self, mut def: TaskDef, infer_type: bool) -> Result<TaskDef, Error> {
+        let opts = CheckOptions {
+            dbrps: if def.dbrps_out_of_band {
+                def.dbrps.clone()
+            } else {
+                Vec::new()
+            },
+            require_dbrp: true,
+            task_type: if infer_type {
+                None
+            } else {
+                Some(def.task_type)
+            },
+            vars: BTreeMap::new(),
+        };
+        let graph = tick::compile(&def.script, &opts)?;
+        def.task_type = graph.task_type;
+        def.dbrps = graph.dbrps.clone();
+        Task::new(&def.id, graph, &self.inner.opts)?;
+        Ok(def)
+    }
+
+    /// Updates a task (Kapacitor's PATCH). A new script or dbrps take effect at the next
+    /// enable, as in Kapacitor; a status change starts or stops the task.
+    pub fn update(&self, id: &str, req: TaskRequest) -> Result<TaskInfo, Error> {
+        let mut def = self.def(id)?;
+        if let Some(new_id) = &req.id
+            && new_id != id
+        {
+            return Err(Error::Unsupported(
+                "renaming a task is not supported yet".into(),
+            ));
+        }
+        let changed = req.script.is_some() || req.dbrps.is_some() || req.task_type.is_some();
+        if let Some(s) = req.script {
+            def.script = s;
+        }
+        if let Some(d) = req.dbrps {
+            def.dbrps_out_of_band = !d.is_empty();
+            def.dbrps = d;
+        }
+        if let Some(t) = req.task_type {
+            def.task_type = t;
+        }
+        if changed {
+            def = self.checked(def, req.task_type.is_none())?;
+            def.modified = now_ns();
+            lock(&self.inner.db).save_task(&def)?;
+            if let Some(e) = lock(&self.inner.tasks).get_mut(id) {
+                e.def = def;
+            }
+        }
+        match req.status {
+            Some(Status::Enabled) => self.enable(id)?,
+            Some(Status::Disabled) => self.disable(id)?,
+            None => {}
+        }
+        self.show(id)
+    }
+
+    fn def(&self, id: &str) -> Result<TaskDef, Error> {
+        lock(&self.inner.tasks)
+            .get(id)
+            .map(|e| e.def.clone())
+            .ok_or_else(|| Error::NotFound(id.to_string()))
+    }
+
+    /// Starts a task; a no-op when it runs already.
+    pub fn enable(&self, id: &str) -> Result<(), Error> {
+        let mut def = self.def(id)?;
+        if lock(&self.inner.tasks)
+            .get(id)
+            .is_some_and(|e| e.running.is_some())
+        {
+            return Ok(());
+        }
+        def.status = Status::Enabled;
+        def.last_enabled = now_ns();
+        lock(&self.inner.db).save_task(&def)?;
+        if let Some(e) = lock(&self.inner.tasks).get_mut(id) {
+            e.def = def;
+        }
+        self.start(id, false)
+    }
+
+    /// Stops a task, keeping its state for the next enable.
+    pub fn disable(&self, id: &str) -> Result<(), Error> {
+        let mut def = self.def(id)?;
+        def.status = Status::Disabled;
+        lock(&self.inner.db).save_task(&def)?;
+        let running = lock(&self.inner.tasks).get_mut(id).and_then(|e| {
+            e.def = def;
+            e.running.take()
+        });
+        self.stop(id, running);
+        Ok(())
+    }
+
+    /// Deletes a task, its state and its queued events.
+    pub fn delete(&self, id: &str) -> Result<(), Error> {
+        let entry = lock(&self.inner.tasks).remove(id);
+        let Some(entry) = entry else {
+            return Err(Error::NotFound(id.to_string()));
+        };
+        self.stop(id, entry.running);
+        lock(&self.inner.db).delete_task(id)
+    }
+
+    fn stop(&self, id: &str, running: Option<Running>) {
+        if let Some(r) = running {
+            let _ = r.stop.send(true);
+            for h in r.handles {
+                h.abort();
+            }
+        }
+        lock(&self.inner.positions).remove(id);
+    }
+
+    /// Starts the loops of a task. `resume` (process start) replays the log from the
+    /// saved position; a fresh enable starts at the newest write, restoring state only.
+    fn start(&self, id: &str, resume: bool) -> Result<(), Error> {
+        let def = self.def(id)?;
+        let error = lock(&self.inner.tasks)
+            .get(id)
+            .map(|e| e.error.clone())
+            .unwrap_or_default();
+        let mut task = match self.compile(&def) {
+            Ok(t) => t,
+            Err(e) => {
+                *lock(&error) = e.to_string();
+                return Err(e);
+            }
+        };
+        let saved = lock(&self.inner.db).load_state(id, &def.script)?;
+        let mut start_seq = tsdb::storage::WriteLog::committed_seq(&self.inner.store);
+        if let Some((s, state)) = saved {
+            let st: BTreeMap<usize, serde_json::Value> =
+                serde_json::from_str(&state).map_err(|e| Error::State(e.to_string()))?;
+            task.restore(st)?;
+            if resume {
+                start_seq = s;
+            }
+        }
+        *lock(&error) = String::new();
+        let task = Arc::new(Mutex::new(task));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let handles = run::spawn(
+            self.inner.clone(),
+            def,
+            task.clone(),
+            start_seq,
+            stop_rx,
+            error,
+        )?;
+        if let Some(e) = lock(&self.inner.tasks).get_mut(id) {
+            e.running = Some(Running {
+                task,
+                stop: stop_tx,
+                handles,
+            });
+        }
+        Ok(())
+    }
+
+    /// One task's definition, status and stats.
+    pub fn show(&self, id: &str) -> Result<TaskInfo, Error> {
+        let tasks = lock(&self.inner.tasks);
+        let e = tasks
+            .get(id)
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
+        Ok(info(e))
+    }
+
+    /// All tasks, sorted by id.
+    pub fn list(&self) -> Vec<TaskInfo> {
+        lock(&self.inner.tasks).values().map(info).collect()
+    }
+
+    /// Stops every task (their state is already saved).
+    pub fn shutdown(&self) {
+        let ids: Vec<String> = lock(&self.inner.tasks).keys().cloned().collect();
+        for id in ids {
+            let running = lock(&self.inner.tasks)
+                .get_mut(&id)
+                .and_then(|e| e.running.take());
+            self.stop(&id, running);
+        }
+    }
+}
+
+fn info(e: &Entry) -> TaskInfo {
+    let (executing, dot, node_stats) = match &e.running {
+        Some(r) => {
+            let t = lock(&r.task);
+            (true, t.dot(), t.node_stats())
+        }
+        None => {
+            let dot = tick::compile(
+                &e.def.script,
+                &CheckOptions {
+                    dbrps: if e.def.dbrps_out_of_band {
+                        e.def.dbrps.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    ..CheckOptions::default()
+                },
+            )
+            .map(|g| g.to_dot(&e.def.id))
+            .unwrap_or_default();
+            (false, dot, BTreeMap::new())
+        }
+    };
+    TaskInfo {
+        def: e.def.clone(),
+        executing,
+        error: lock(&e.error).clone(),
+        dot,
+        node_stats,
+    }
+}

@@ -1,0 +1,268 @@
+//! The loops of a running task: the stream follower (write log), the batch scheduler,
+//! and one outbox worker per handler.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use super::{Inner, SUBSCRIBER, TaskDef, lock, now_ns};
+use crate::alert::AlertEvent;
+use crate::alert::handlers::{HandlerSpec, deliver_once};
+use crate::batch::{QuerySpec, StoreSource};
+use crate::error::Error;
+use crate::runtime::Task;
+use crate::tick::TaskType;
+use tsdb::storage::WriteLog;
+
+/// Write-log entries per step (one transaction each).
+const STEP_ENTRIES: usize = 256;
+/// Delivery attempts before an event is given up (and logged).
+const MAX_ATTEMPTS: i64 = 5;
+/// Delivered outbox rows kept per task as replay dedup keys.
+const KEEP_DELIVERED: usize = 10_000;
+
+struct Ctx {
+    inner: Arc<Inner>,
+    def: TaskDef,
+    task: Arc<Mutex<Task>>,
+    handlers: BTreeMap<String, usize>,
+    notify: Vec<Arc<Notify>>,
+    error: Arc<Mutex<String>>,
+}
+
+impl Ctx {
+    /// Saves the step (state, position, events) and wakes the outbox workers.
+    fn commit(&self, seq: u64, events: Vec<AlertEvent>) -> Result<(), Error> {
+        let state = {
+            let t = lock(&self.task);
+            serde_json::to_string(&t.snapshot()).map_err(|e| Error::State(e.to_string()))?
+        };
+        let rows: Vec<(AlertEvent, usize)> = events
+            .into_iter()
+            .map(|e| {
+                let n = self.handlers.get(&e.node).copied().unwrap_or(0);
+                (e, n)
+            })
+            .collect();
+        let queued =
+            lock(&self.inner.db).commit_step(&self.def.id, &self.def.script, seq, &state, &rows)?;
+        if queued > 0 {
+            for n in &self.notify {
+                n.notify_one();
+            }
+        }
+        Ok(())
+    }
+
+    fn fail(&self, e: impl std::fmt::Display) {
+        tracing::warn!(task = %self.def.id, "{e}");
+        *lock(&self.error) = e.to_string();
+    }
+}
+
+pub(super) fn spawn(
+    inner: Arc<Inner>,
+    def: TaskDef,
+    task: Arc<Mutex<Task>>,
+    start_seq: u64,
+    stop: watch::Receiver<bool>,
+    error: Arc<Mutex<String>>,
+) -> Result<Vec<JoinHandle<()>>, Error> {
+    let specs = lock(&task).handlers();
+    let mut handles = Vec::new();
+    let mut notify = Vec::new();
+    let mut counts = BTreeMap::new();
+    for (node, list) in specs {
+        counts.insert(node.clone(), list.len());
+        for (h, spec) in list.into_iter().enumerate() {
+            let n = Arc::new(Notify::new());
+            notify.push(n.clone());
+            let (inner, id, node) = (inner.clone(), def.id.clone(), node.clone());
+            handles.push(
+                inner
+                    .rt
+                    .clone()
+                    .spawn(outbox_worker(inner, id, node, h, spec, n)),
+            );
+        }
+    }
+    let batch_specs = if def.task_type == TaskType::Batch {
+        QuerySpec::all(lock(&task).graph())?
+    } else {
+        Vec::new()
+    };
+    let ctx = Ctx {
+        inner: inner.clone(),
+        def,
+        task,
+        handlers: counts,
+        notify,
+        error,
+    };
+    let h = match ctx.def.task_type {
+        TaskType::Stream => inner.rt.spawn(stream_loop(ctx, start_seq, stop)),
+        TaskType::Batch => inner.rt.spawn(batch_loop(ctx, batch_specs, stop)),
+    };
+    handles.push(h);
+    Ok(handles)
+}
+
+async fn acknowledge(inner: &Inner, id: &str, seq: u64) {
+    let min = {
+        let mut p = lock(&inner.positions);
+        p.insert(id.to_string(), seq);
+        p.values().copied().min().unwrap_or(seq)
+    };
+    if let Err(e) = inner.store.acknowledge(SUBSCRIBER, min).await {
+        tracing::warn!("acknowledging the write log: {e}");
+    }
+}
+
+async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
+    let inner = ctx.inner.clone();
+    let mut committed = inner.store.watch_committed();
+    acknowledge(&inner, &ctx.def.id, seq).await;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let entries = match inner.store.read_after(seq, STEP_ENTRIES) {
+            Ok(e) => e,
+            Err(tsdb::Error::LogTrimmed { oldest, .. }) => {
+                ctx.fail(format!(
+                    "write log trimmed: skipping writes {}..{}",
+                    seq + 1,
+                    oldest.saturating_sub(1)
+                ));
+                seq = oldest.saturating_sub(1);
+                continue;
+            }
+            Err(e) => {
+                ctx.fail(format!("reading the write log: {e}"));
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let Some(last) = entries.last().map(|e| e.seq) else {
+            tokio::select! {
+                r = committed.changed() => if r.is_err() { return },
+                _ = stop.changed() => {}
+            }
+            continue;
+        };
+        let events = {
+            let mut t = lock(&ctx.task);
+            let mut events = Vec::new();
+            for e in &entries {
+                for p in &e.points {
+                    events.extend(t.push_point(&e.database, &e.retention_policy, p));
+                }
+            }
+            events
+        };
+        match ctx.commit(last, events) {
+            Ok(()) => {
+                seq = last;
+                acknowledge(&inner, &ctx.def.id, seq).await;
+            }
+            Err(e) => {
+                // The state in memory is ahead of the saved one; only a restart from
+                // the saved state keeps them consistent, so stop here.
+                ctx.fail(format!("saving task state: {e}; task stopped"));
+                return;
+            }
+        }
+    }
+}
+
+async fn batch_loop(ctx: Ctx, specs: Vec<QuerySpec>, mut stop: watch::Receiver<bool>) {
+    let source = StoreSource::new(ctx.inner.store.clone());
+    let origin = now_ns();
+    let mut next: Vec<Option<i64>> = specs.iter().map(|s| s.next_after(origin, origin)).collect();
+    loop {
+        let Some((i, at)) = next
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.map(|t| (i, t)))
+            .min_by_key(|(_, t)| *t)
+        else {
+            return;
+        };
+        let wait = (at - now_ns()).max(0) as u64;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_nanos(wait)) => {}
+            _ = stop.changed() => return,
+        }
+        let spec = &specs[i];
+        next[i] = spec.next_after(at, origin);
+        let events = {
+            // The query runs without the task lock; only feeding results takes it.
+            let q = match spec.query_text(at) {
+                Ok(q) => q,
+                Err(e) => {
+                    ctx.fail(e);
+                    continue;
+                }
+            };
+            let series =
+                match crate::batch::BatchSource::query(&source, &spec.db, &spec.rp, &q, at).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        ctx.fail(e);
+                        continue;
+                    }
+                };
+            let batches = spec.to_batches(series, at);
+            lock(&ctx.task).push_batches(spec.node, batches)
+        };
+        if let Err(e) = ctx.commit(0, events) {
+            ctx.fail(format!("saving task state: {e}; task stopped"));
+            return;
+        }
+    }
+}
+
+async fn outbox_worker(
+    inner: Arc<Inner>,
+    task: String,
+    node: String,
+    handler: usize,
+    spec: HandlerSpec,
+    notify: Arc<Notify>,
+) {
+    loop {
+        let rows = match lock(&inner.db).pending(&task, &node, handler, 64) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(task = %task, "reading the outbox: {e}");
+                Vec::new()
+            }
+        };
+        if rows.is_empty() {
+            let _ = lock(&inner.db).prune_delivered(&task, KEEP_DELIVERED);
+            // Also wake up now and then to retry failed deliveries.
+            let _ = tokio::time::timeout(Duration::from_secs(5), notify.notified()).await;
+            continue;
+        }
+        let mut failed = false;
+        for row in rows {
+            let ok = match deliver_once(&spec, &row.json, &inner.opts).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(task = %task, node = %row.node, handler = row.handler, "alert delivery failed: {e}");
+                    failed = true;
+                    false
+                }
+            };
+            if let Err(e) = lock(&inner.db).finish(row.rowid, ok, MAX_ATTEMPTS) {
+                tracing::warn!(task = %task, "updating the outbox: {e}");
+            }
+        }
+        if failed {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
