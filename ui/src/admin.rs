@@ -78,7 +78,8 @@ pub async fn set_role(
     if !exists {
         return Err(UiError::NotFound);
     }
-    let name = f.user;
+    let name = f.user.clone();
+    let f_user = f.user;
     state
         .ui_db()
         .call(move |c| {
@@ -90,5 +91,6 @@ pub async fn set_role(
             Ok(())
         })
         .await?;
+    tracing::info!(by = %user.name, user = %f_user, role = role.as_str(), "ui role changed");
     Ok(Redirect::to("/admin/users").into_response())
 }

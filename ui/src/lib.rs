@@ -40,7 +40,7 @@ use axum::routing::{get, post};
 use dashboards::pages as dp;
 
 pub use error::UiError;
-pub use session::Role;
+pub use session::{Role, revoke_sessions};
 pub use state::{BoxFuture, DataSource, EngineSource, FixedSource, UiConfig, UiState};
 
 /// All UI routes. Serve it with

@@ -117,6 +117,7 @@ pub async fn login_submit(
         // A token typed as a password authenticates as the token, not as the user: refuse.
         Ok(p) if p.name == f.user => {}
         Ok(_) | Err(tsdb::auth::AuthError::Failed | tsdb::auth::AuthError::MissingCredentials) => {
+            tracing::warn!(user = %f.user.escape_debug(), %ip, "ui sign-in refused");
             state.inner.limiter.failed(&f.user, ip);
             return login_page(
                 &state,
@@ -130,6 +131,7 @@ pub async fn login_submit(
         Err(e) => return Err(e.into()),
     }
     state.inner.limiter.succeeded(&f.user, ip);
+    tracing::info!(user = %f.user, %ip, "ui sign-in");
     // Rotate: whatever session the browser had is replaced, never upgraded.
     if let Some(u) = old {
         session::delete_session(&state, u.session_hash).await?;

@@ -201,6 +201,13 @@ pub async fn create_session(state: &UiState, user: &str) -> Result<String> {
     Ok(hex(&raw))
 }
 
+/// Ends every session of `user`, for callers outside a request (the CLI after a password
+/// change, say). Opens `ui.db` in `data_dir` directly; safe while a server runs.
+pub fn revoke_sessions(data_dir: &std::path::Path, user: &str) -> Result<usize> {
+    let db = crate::db::open_ui_db(data_dir)?;
+    db.blocking(|c| Ok(c.execute("DELETE FROM sessions WHERE user = ?1", [user])?))
+}
+
 pub async fn delete_session(state: &UiState, session_hash: [u8; 32]) -> Result<()> {
     state
         .ui_db()

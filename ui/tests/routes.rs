@@ -553,3 +553,15 @@ async fn theme_switch_returns_to_the_page_and_themes_charts() {
     );
     assert!(theme.contains("SameSite=Lax"));
 }
+
+#[tokio::test]
+async fn sessions_can_be_revoked_from_outside() {
+    let env = env(FixedSource::default()).await;
+    let a = env.login(VIEWER).await;
+    let b = env.login(VIEWER).await;
+    let other = env.login(ADMIN).await;
+    assert!(ui::revoke_sessions(env.dir.path(), VIEWER.0).expect("revoke") >= 2);
+    assert_eq!(a.get(&env, "/hosts").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(b.get(&env, "/hosts").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(other.get(&env, "/hosts").await.status, StatusCode::OK);
+}

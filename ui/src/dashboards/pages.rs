@@ -112,6 +112,7 @@ pub async fn create(
     d.validate()?;
     let uid = d.uid.clone();
     state.ui_db().call(move |c| super::save(c, &d)).await?;
+    tracing::info!(by = %user.name, %uid, "dashboard created");
     Ok(see(&format!("/d/{uid}")))
 }
 
@@ -181,7 +182,9 @@ pub async fn delete(
 ) -> Result<Response> {
     user.require(Role::Editor)?;
     let uid = checked_uid(&uid)?;
-    state.ui_db().call(move |c| super::delete(c, &uid)).await?;
+    let gone = uid.clone();
+    state.ui_db().call(move |c| super::delete(c, &gone)).await?;
+    tracing::info!(by = %user.name, %uid, "dashboard deleted");
     Ok(see("/dashboards"))
 }
 
@@ -238,6 +241,7 @@ pub async fn import(
             Ok(d.uid)
         })
         .await?;
+    tracing::info!(by = %user.name, %uid, "dashboard imported");
     Ok(see(&format!("/d/{uid}")))
 }
 
@@ -410,6 +414,7 @@ pub async fn edit_submit(
         Ok(())
     })
     .await?;
+    tracing::info!(by = %user.name, %uid, panel = %idx, "dashboard panel saved");
     Ok(see(&format!("/d/{uid}")))
 }
 
