@@ -12,6 +12,7 @@
 //! - [`runtime`]: running a task graph: [`runtime::Task`], the data model
 //!   (`runtime::model`) and the nodes (`nodes`, `window`, `influxql`).
 //! - [`alert`]: the alert node, events and their JSON, templates, handlers and delivery.
+//! - [`api`]: Kapacitor's `/kapacitor/v1/tasks` HTTP API ([`api::router`]).
 //! - [`batch`]: batch tasks: query building, schedules, the [`batch::BatchSource`] trait.
 //! - [`engine`]: task management ([`engine::Engine`]), `alerter.db` (definitions, state
 //!   snapshots with the write-log position, outbox), stream/batch loops, restart replay.
@@ -21,6 +22,7 @@
 //! - [`error`]: the crate-wide [`Error`].
 
 pub mod alert;
+pub mod api;
 pub mod batch;
 pub mod engine;
 pub mod error;

@@ -1,0 +1,132 @@
+//! Kapacitor's task API (`/kapacitor/v1/tasks...`) over an [`Engine`], as an axum
+//! router for the server to mount.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use crate::engine::{Engine, Status, TaskInfo, TaskRequest};
+use crate::error::Error;
+use crate::gofmt::rfc3339;
+
+/// The task API routes, under `/kapacitor/v1`.
+pub fn router(engine: Engine) -> Router {
+    Router::new()
+        .route("/kapacitor/v1/tasks", get(list).post(create))
+        .route(
+            "/kapacitor/v1/tasks/{id}",
+            get(show).patch(update).delete(remove),
+        )
+        .with_state(engine)
+}
+
+fn error(status: StatusCode, msg: impl std::fmt::Display) -> Response {
+    (status, axum::Json(json!({ "error": msg.to_string() }))).into_response()
+}
+
+fn from_error(e: Error) -> Response {
+    match e {
+        Error::NotFound(_) => error(StatusCode::NOT_FOUND, "no task exists"),
+        Error::Tick(t) => error(StatusCode::BAD_REQUEST, format!("invalid TICKscript: {t}")),
+        Error::Unsupported(_) | Error::Invalid(_) => error(StatusCode::BAD_REQUEST, e),
+        other => error(StatusCode::INTERNAL_SERVER_ERROR, other),
+    }
+}
+
+fn task_json(t: &TaskInfo) -> Value {
+    let d = &t.def;
+    let dbrps: Vec<Value> = d
+        .dbrps
+        .iter()
+        .map(|x| json!({"db": x.db, "rp": x.rp}))
+        .collect();
+    let node_stats: BTreeMap<&String, &BTreeMap<String, i64>> = t.node_stats.iter().collect();
+    json!({
+        "link": {"rel": "self", "href": format!("/kapacitor/v1/tasks/{}", d.id)},
+        "id": d.id,
+        "template-id": "",
+        "type": d.task_type.as_str(),
+        "dbrps": dbrps,
+        "script": d.script,
+        "vars": {},
+        "dot": t.dot,
+        "status": match d.status { Status::Enabled => "enabled", Status::Disabled => "disabled" },
+        "executing": t.executing,
+        "error": t.error,
+        "stats": {
+            "task-stats": {"throughput": 0.0},
+            "node-stats": node_stats,
+        },
+        "created": rfc3339(d.created),
+        "modified": rfc3339(d.modified),
+        "last-enabled": if d.last_enabled == 0 { "0001-01-01T00:00:00Z".to_string() } else { rfc3339(d.last_enabled) },
+    })
+}
+
+fn parse(body: &[u8]) -> Result<TaskRequest, Response> {
+    serde_json::from_slice(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))
+}
+
+// Engine calls take std locks and touch SQLite briefly; they run on a blocking thread
+// so that a slow disk never stalls the server's async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(from_error),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e)),
+    }
+}
+
+async fn list(State(engine): State<Engine>) -> Response {
+    match blocking(move || Ok(engine.list())).await {
+        Ok(tasks) => {
+            let tasks: Vec<Value> = tasks.iter().map(task_json).collect();
+            axum::Json(json!({ "tasks": tasks })).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn create(State(engine): State<Engine>, body: Bytes) -> Response {
+    let req = match parse(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    match blocking(move || engine.define(req)).await {
+        Ok(t) => axum::Json(task_json(&t)).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn show(State(engine): State<Engine>, Path(id): Path<String>) -> Response {
+    match blocking(move || engine.show(&id)).await {
+        Ok(t) => axum::Json(task_json(&t)).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn update(State(engine): State<Engine>, Path(id): Path<String>, body: Bytes) -> Response {
+    let req = match parse(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    match blocking(move || engine.update(&id, req)).await {
+        Ok(t) => axum::Json(task_json(&t)).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn remove(State(engine): State<Engine>, Path(id): Path<String>) -> Response {
+    match blocking(move || engine.delete(&id)).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(r) => r,
+    }
+}
