@@ -10,8 +10,9 @@ PORT=${TIGK_BENCH_PORT:-18086}
 PEERS="influxdb victoriametrics"
 if [ "${1-}" = "--peers" ]; then PEERS=$2; shift 2; fi
 
-(cd "$ROOT" && cargo build --release -q -p tigk)
-TIGK="$ROOT/target/release/tigk"
+# TIGK_BIN: benchmark an already built binary instead of building one.
+if [ -z "${TIGK_BIN-}" ]; then (cd "$ROOT" && cargo build --release -q -p tigk); fi
+TIGK=${TIGK_BIN:-$ROOT/target/release/tigk}
 DATA=$(mktemp -d /tmp/tigk-bench-XXXX)
 trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$DATA"' EXIT
 

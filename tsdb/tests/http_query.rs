@@ -284,3 +284,98 @@ async fn query_permissions_follow_the_principal() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn where_clauses_on_show_delete_and_drop_series() {
+    let s = server(false).await;
+    post_q(&s, "CREATE DATABASE db", "").await;
+    write(
+        &s,
+        "db",
+        "cpu,host=a,dc=eu v=1 1000000000\ncpu,host=a,dc=eu v=2 2000000000\ncpu,host=b,dc=us v=3 1000000000\nmem,host=c v=1 1000000000\n",
+    )
+    .await;
+    let q = |q: &str| format!("db=db&q={}", enc(q));
+    let (_, body) = get(&s, &q("SHOW MEASUREMENTS WHERE host = 'c'")).await;
+    assert!(body.contains(r#""values":[["mem"]]"#), "{body}");
+    let (_, body) = get(&s, &q("SHOW SERIES WHERE dc =~ /e/")).await;
+    assert!(
+        body.contains(r#""values":[["cpu,dc=eu,host=a"]]"#),
+        "{body}"
+    );
+    let (_, body) = get(
+        &s,
+        &q(r#"SHOW TAG VALUES FROM cpu WITH KEY = "host" WHERE dc = 'us'"#),
+    )
+    .await;
+    assert!(body.contains(r#""values":[["host","b"]]"#), "{body}");
+    let (_, body) = get(&s, &q("SHOW TAG KEYS WHERE host = 'c'")).await;
+    assert_eq!(
+        body,
+        r#"{"results":[{"statement_id":0,"series":[{"name":"mem","columns":["tagKey"],"values":[["host"]]}]}]}"#
+    );
+
+    // DELETE with a time range keeps the series; only the points go.
+    let (_, body) = post_q(
+        &s,
+        "DELETE FROM cpu WHERE host = 'a' AND time < 1500000000",
+        "db=db",
+    )
+    .await;
+    assert_eq!(body, r#"{"results":[{"statement_id":0}]}"#);
+    let (_, body) = get(
+        &s,
+        &format!("epoch=s&{}", q("SELECT v FROM cpu WHERE host = 'a'")),
+    )
+    .await;
+    assert!(body.contains(r#""values":[[2,2]]"#), "{body}");
+    let (_, body) = post_q(&s, "DROP SERIES WHERE time > 0", "db=db").await;
+    assert!(
+        body.contains("DROP SERIES doesn't support time in WHERE clause"),
+        "{body}"
+    );
+    let (_, body) = post_q(&s, "DROP SERIES FROM cpu WHERE dc = 'us'", "db=db").await;
+    assert_eq!(body, r#"{"results":[{"statement_id":0}]}"#);
+    let (_, body) = get(&s, &q("SHOW SERIES")).await;
+    assert_eq!(
+        body,
+        r#"{"results":[{"statement_id":0,"series":[{"columns":["key"],"values":[["cpu,dc=eu,host=a"],["mem,host=c"]]}]}]}"#
+    );
+}
+
+#[tokio::test]
+async fn grafana_style_select_with_ms_bounds_and_epoch() {
+    let s = server(false).await;
+    post_q(&s, "CREATE DATABASE telegraf", "").await;
+    let body: String = (0..6)
+        .map(|i| {
+            format!(
+                "cpu,host=web01,cpu=cpu-total usage_idle={} {}\n",
+                90 + i,
+                1_700_000_000 + i * 5
+            )
+        })
+        .collect();
+    let req = Request::post("/write?db=telegraf&precision=s")
+        .body(Body::from(body))
+        .expect("req");
+    assert_eq!(send(&s, req).await.0, StatusCode::NO_CONTENT);
+    // What Grafana's InfluxQL data source sends: $timeFilter in ms, epoch=ms, fill(null).
+    let q = r#"SELECT mean("usage_idle") FROM "cpu" WHERE ("host" = 'web01') AND time >= 1700000000000ms and time <= 1700000029999ms GROUP BY time(10s) fill(null)"#;
+    let (st, body) = get(&s, &format!("db=telegraf&epoch=ms&q={}", enc(q))).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        body,
+        r#"{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","mean"],"values":[[1700000000000,90.5],[1700000010000,92.5],[1700000020000,94.5]]}]}]}"#
+    );
+    // Default epoch: RFC 3339 strings.
+    let (_, body) = get(
+        &s,
+        &format!("db=telegraf&q={}", enc("SELECT last(usage_idle) FROM cpu")),
+    )
+    .await;
+    assert_eq!(
+        body,
+        r#"{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","last"],"values":[["2023-11-14T22:13:45Z",95]]}]}]}"#
+    );
+}

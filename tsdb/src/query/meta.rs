@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use influxql::{MeasurementName, Source, Statement, TagKeyFilter};
 
-use super::{Cell, QueryContext, QueryError, SeriesResult};
+use super::{Cell, QueryContext, QueryError, SeriesResult, cond};
 use crate::Store;
 use crate::storage::{Catalog, MeasurementId, RpId};
 
@@ -159,7 +159,7 @@ pub async fn execute(
             offset,
             ..
         } => {
-            no_condition(condition)?;
+            let filter = tag_filter(condition, ctx)?;
             let db = database_of(database.as_deref(), ctx)?;
             p.authorize_read(&db).map_err(auth)?;
             let cat = store.catalog();
@@ -168,12 +168,15 @@ pub async fn execute(
                 .as_ref()
                 .map(|m| NameMatcher::new(&m.name))
                 .transpose()?;
-            let names: BTreeSet<&str> = cat
-                .measurements_of(rp_id)
-                .filter(|m| !m.series.is_empty())
-                .map(|m| m.name.as_str())
-                .filter(|n| matcher.as_ref().is_none_or(|mm| mm.matches(n)))
-                .collect();
+            let mut names: BTreeSet<&str> = BTreeSet::new();
+            for m in cat.measurements_of(rp_id) {
+                if matcher.as_ref().is_some_and(|mm| !mm.matches(&m.name)) {
+                    continue;
+                }
+                if !cond::matching_series(&cat, m, filter.as_ref())?.is_empty() {
+                    names.insert(m.name.as_str());
+                }
+            }
             let rows: Vec<Vec<Cell>> = page(names.into_iter(), *limit, *offset)
                 .map(|n| vec![s(n)])
                 .collect();
@@ -191,7 +194,7 @@ pub async fn execute(
             offset,
             ..
         } => {
-            no_condition(condition)?;
+            let filter = tag_filter(condition, ctx)?;
             let db = database_of(database.as_deref(), ctx)?;
             p.authorize_read(&db).map_err(auth)?;
             let cat = store.catalog();
@@ -199,7 +202,16 @@ pub async fn execute(
             let mut out = Vec::new();
             for mid in measurements(&cat, rp_id, sources)? {
                 let m = &cat.measurements[&mid];
-                let rows: Vec<Vec<Cell>> = page(m.tags.keys(), *limit, *offset)
+                let keys: BTreeSet<&str> = if filter.is_some() {
+                    cond::matching_series(&cat, m, filter.as_ref())?
+                        .iter()
+                        .filter_map(|id| cat.series.get(id))
+                        .flat_map(|series| series.tags.iter().map(|(k, _)| k.as_str()))
+                        .collect()
+                } else {
+                    m.tags.keys().map(String::as_str).collect()
+                };
+                let rows: Vec<Vec<Cell>> = page(keys.into_iter(), *limit, *offset)
                     .map(|k| vec![s(k)])
                     .collect();
                 if !rows.is_empty() {
@@ -217,7 +229,7 @@ pub async fn execute(
             offset,
             ..
         } => {
-            no_condition(condition)?;
+            let filter = tag_filter(condition, ctx)?;
             let db = database_of(database.as_deref(), ctx)?;
             p.authorize_read(&db).map_err(auth)?;
             let cat = store.catalog();
@@ -226,12 +238,24 @@ pub async fn execute(
             let mut out = Vec::new();
             for mid in measurements(&cat, rp_id, sources)? {
                 let m = &cat.measurements[&mid];
-                let pairs = m
-                    .tags
-                    .iter()
-                    .filter(|(k, _)| key_matcher.matches(k))
-                    .flat_map(|(k, values)| values.keys().map(move |v| (k, v)));
-                let rows: Vec<Vec<Cell>> = page(pairs, *limit, *offset)
+                let pairs: BTreeSet<(&str, &str)> = if filter.is_some() {
+                    cond::matching_series(&cat, m, filter.as_ref())?
+                        .iter()
+                        .filter_map(|id| cat.series.get(id))
+                        .flat_map(|series| series.tags.iter())
+                        .filter(|(k, _)| key_matcher.matches(k))
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect()
+                } else {
+                    m.tags
+                        .iter()
+                        .filter(|(k, _)| key_matcher.matches(k))
+                        .flat_map(|(k, values)| {
+                            values.keys().map(move |v| (k.as_str(), v.as_str()))
+                        })
+                        .collect()
+                };
+                let rows: Vec<Vec<Cell>> = page(pairs.into_iter(), *limit, *offset)
                     .map(|(k, v)| vec![s(k), s(v)])
                     .collect();
                 if !rows.is_empty() {
@@ -271,7 +295,7 @@ pub async fn execute(
             offset,
             ..
         } => {
-            no_condition(condition)?;
+            let filter = tag_filter(condition, ctx)?;
             let db = database_of(database.as_deref(), ctx)?;
             p.authorize_read(&db).map_err(auth)?;
             let cat = store.catalog();
@@ -279,9 +303,9 @@ pub async fn execute(
             let mut keys: Vec<&str> = Vec::new();
             for mid in measurements(&cat, rp_id, sources)? {
                 let m = &cat.measurements[&mid];
+                let ids = cond::matching_series(&cat, m, filter.as_ref())?;
                 keys.extend(
-                    m.series
-                        .iter()
+                    ids.iter()
                         .filter_map(|id| cat.series.get(id))
                         .map(|s| &*s.key),
                 );
@@ -322,37 +346,29 @@ pub async fn execute(
             Ok(vec![])
         }
         Statement::DropSeries { sources, condition } => {
-            no_condition(condition)?;
+            let c = cond::split(condition.as_ref(), ctx.now)?;
+            if c.has_lower_bound() || c.has_upper_bound() {
+                return Err(QueryError::new(
+                    "DROP SERIES doesn't support time in WHERE clause",
+                ));
+            }
             let db = database_of(None, ctx)?;
             p.authorize_write(&db).map_err(auth)?;
-            let ids = {
-                let cat = store.catalog();
-                let mut ids = Vec::new();
-                for rp in cat.database(&db)?.rps.values() {
-                    for mid in measurements(&cat, rp.id, sources)? {
-                        ids.extend(cat.measurements[&mid].series.iter().copied());
-                    }
-                }
-                ids
-            };
+            let ids = series_in(store, &db, sources, c.filter.as_ref())?;
             store.drop_series(ids).await?;
             Ok(vec![])
         }
         Statement::Delete { sources, condition } => {
-            no_condition(condition)?;
+            let c = cond::split(condition.as_ref(), ctx.now)?;
             let db = database_of(None, ctx)?;
             p.authorize_write(&db).map_err(auth)?;
-            let ids = {
-                let cat = store.catalog();
-                let mut ids = Vec::new();
-                for rp in cat.database(&db)?.rps.values() {
-                    for mid in measurements(&cat, rp.id, sources)? {
-                        ids.extend(cat.measurements[&mid].series.iter().copied());
-                    }
-                }
-                ids
-            };
-            store.drop_series(ids).await?;
+            let ids = series_in(store, &db, sources, c.filter.as_ref())?;
+            // As in 1.x: without a time range DELETE removes the series outright.
+            if c.has_lower_bound() || c.has_upper_bound() {
+                store.delete_range(ids, c.min_time, c.max_time).await?;
+            } else {
+                store.drop_series(ids).await?;
+            }
             Ok(vec![])
         }
         Statement::ShowUsers => {
@@ -484,15 +500,33 @@ fn default_rp(cat: &Catalog, db: &str, ctx: &QueryContext) -> Result<RpId, Query
         .id)
 }
 
-/// Conditions on SHOW and DELETE statements need the WHERE analyser; refuse them clearly
-/// until it is wired here rather than ignore them.
-fn no_condition(cond: &Option<influxql::Expr>) -> Result<(), QueryError> {
-    match cond {
-        None => Ok(()),
-        Some(_) => Err(QueryError::new(
-            "WHERE is not supported on this statement yet",
-        )),
+/// The tag part of a SHOW statement's WHERE (1.x ignores time there).
+fn tag_filter(
+    condition: &Option<influxql::Expr>,
+    ctx: &QueryContext,
+) -> Result<Option<influxql::Expr>, QueryError> {
+    Ok(cond::split(condition.as_ref(), ctx.now)?.filter)
+}
+
+/// Series of every retention policy of `db` in the FROM measurements that match `filter`.
+fn series_in(
+    store: &Store,
+    db: &str,
+    sources: &[Source],
+    filter: Option<&influxql::Expr>,
+) -> Result<Vec<crate::storage::SeriesId>, QueryError> {
+    let cat = store.catalog();
+    let mut ids = Vec::new();
+    for rp in cat.database(db)?.rps.values() {
+        for mid in measurements(&cat, rp.id, sources)? {
+            ids.extend(cond::matching_series(
+                &cat,
+                &cat.measurements[&mid],
+                filter,
+            )?);
+        }
     }
+    Ok(ids)
 }
 
 /// Measurement ids named by FROM (all of the policy's when empty).
