@@ -69,9 +69,8 @@ fn task_json(t: &TaskInfo) -> Value {
     })
 }
 
-fn parse(body: &[u8]) -> Result<TaskRequest, Response> {
-    serde_json::from_slice(body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))
+fn parse(body: &[u8]) -> Result<TaskRequest, String> {
+    serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))
 }
 
 // Engine calls take std locks and touch SQLite briefly; they run on a blocking thread
@@ -98,7 +97,7 @@ async fn list(State(engine): State<Engine>) -> Response {
 async fn create(State(engine): State<Engine>, body: Bytes) -> Response {
     let req = match parse(&body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     match blocking(move || engine.define(req)).await {
         Ok(t) => axum::Json(task_json(&t)).into_response(),
@@ -116,7 +115,7 @@ async fn show(State(engine): State<Engine>, Path(id): Path<String>) -> Response 
 async fn update(State(engine): State<Engine>, Path(id): Path<String>, body: Bytes) -> Response {
     let req = match parse(&body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     match blocking(move || engine.update(&id, req)).await {
         Ok(t) => axum::Json(task_json(&t)).into_response(),

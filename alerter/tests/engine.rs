@@ -170,3 +170,61 @@ async fn define_refuses_bad_tasks() {
     engine.shutdown();
     store.shutdown();
 }
+
+#[tokio::test]
+async fn batch_task_runs_on_its_schedule() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store =
+        tsdb::Store::open(&dir.path().join("store"), tsdb::StoreOptions::default()).expect("store");
+    store.create_database("telegraf").await.expect("db");
+    let alerts = dir.path().join("alerts");
+    std::fs::create_dir_all(&alerts).expect("dir");
+    let log = alerts.join("batch.log");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as i64;
+    write(
+        &store,
+        &format!("cpu,cpu=cpu0 usage_idle=50 {}", now - 1_000_000_000),
+    )
+    .await;
+    let script = format!(
+        r#"dbrp "telegraf"."autogen"
+batch
+    |query('SELECT mean(usage_idle) FROM "telegraf"."autogen"."cpu"')
+        .period(1h)
+        .every(200ms)
+        .groupBy('cpu')
+    |alert()
+        .crit(lambda: "mean" < 70)
+        .stateChangesOnly()
+        .details('')
+        .log('{}')
+"#,
+        log.display()
+    );
+    let opts = Options {
+        alert_dir: Some(alerts.clone()),
+        ..Options::default()
+    };
+    let engine = Engine::open(&dir.path().join("alerter"), store.clone(), opts).expect("engine");
+    engine
+        .define(TaskRequest {
+            id: Some("batch".into()),
+            script: Some(script),
+            status: Some(Status::Enabled),
+            ..Default::default()
+        })
+        .expect("define");
+    let got = lines(&log, 1).await;
+    let v: serde_json::Value = serde_json::from_str(&got[0]).expect("json");
+    assert_eq!(v["id"], "cpu:cpu=cpu0");
+    assert_eq!(v["level"], "CRITICAL");
+    assert_eq!(v["data"]["series"][0]["values"][0][1], 50.0);
+    // stateChangesOnly across runs: later runs see the same level and stay quiet.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(lines(&log, 1).await.len(), 1);
+    engine.shutdown();
+    store.shutdown();
+}
