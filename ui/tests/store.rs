@@ -132,6 +132,8 @@ async fn host_dashboard_from_the_store() {
         page.body
     );
     assert_eq!(page.body.matches("<section class=\"panel\">").count(), 7);
+    // CSP (default-src 'self') forbids inline scripts and style attributes: use neither.
+    assert!(!page.body.contains("style=") && !page.body.contains("<script"));
     // Per-core busy = 100 - idle: 40% and 30%.
     assert!(page.body.contains("cpu0") && page.body.contains("cpu1"));
     assert!(
