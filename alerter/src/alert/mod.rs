@@ -41,7 +41,7 @@ struct GroupState {
     expired: bool,
     first_triggered: i64,
     last_triggered: i64,
-    #[serde(skip)]
+    #[serde(default)]
     lambdas: Vec<Option<LambdaState>>,
 }
 

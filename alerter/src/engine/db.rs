@@ -214,3 +214,61 @@ impl Db {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::{Level, Series};
+
+    fn event(time: i64) -> AlertEvent {
+        AlertEvent {
+            task: "t".into(),
+            node: "alert2".into(),
+            id: "cpu:nil".into(),
+            message: "m".into(),
+            details: String::new(),
+            time,
+            duration: 0,
+            level: Level::Critical,
+            previous_level: Level::Ok,
+            recoverable: true,
+            data: Series {
+                name: "cpu".into(),
+                tags: Default::default(),
+                columns: Vec::new(),
+                rows: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn replayed_events_are_queued_once_and_delivered_once() -> Result<(), Error> {
+        let dir = tempfile::tempdir()?;
+        let mut db = Db::open(dir.path())?;
+        assert_eq!(db.commit_step("t", "s", 5, "{}", &[(event(1), 2)])?, 2);
+        // The same step again (a replay after a crash before the next commit).
+        assert_eq!(
+            db.commit_step("t", "s", 5, "{}", &[(event(1), 2), (event(2), 2)])?,
+            2
+        );
+        let rows = db.pending("t", "alert2", 0, 10)?;
+        assert_eq!(rows.len(), 2);
+        db.finish(rows[0].rowid, true, 5)?;
+        assert_eq!(
+            db.commit_step("t", "s", 6, "{}", &[(event(1), 2)])?,
+            0,
+            "delivered key kept"
+        );
+        assert_eq!(db.pending("t", "alert2", 0, 10)?.len(), 1);
+        for _ in 0..5 {
+            db.finish(rows[1].rowid, false, 5)?;
+        }
+        assert!(
+            db.pending("t", "alert2", 0, 10)?.is_empty(),
+            "given up after 5 attempts"
+        );
+        assert_eq!(db.load_state("t", "s")?, Some((6, "{}".to_string())));
+        assert_eq!(db.load_state("t", "other script")?, None);
+        Ok(())
+    }
+}

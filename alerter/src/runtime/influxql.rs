@@ -11,7 +11,9 @@ use std::collections::{HashMap, VecDeque};
 
 use common::FieldValue;
 
-use super::model::{Batch, BatchPoint, Dims, Fields, Msg, Point, Tags, as_f64};
+use super::model::{
+    Batch, BatchPoint, Dims, Fields, Msg, Point, SerValue, Tags, as_f64, snap, unsnap,
+};
 use super::nodes::{has_prop, str_prop, strings};
 use super::{Cx, Node};
 use crate::error::Error;
@@ -58,6 +60,7 @@ struct TransformState {
 }
 
 /// Points of one group and one time, waiting for the time to change (stream input).
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Pending {
     name: String,
     dims: Dims,
@@ -495,6 +498,13 @@ impl InfluxQl {
     }
 }
 
+/// The snapshot form of the node's stream state.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Snapshot {
+    pending: HashMap<String, Pending>,
+    transforms: HashMap<String, (Option<(i64, SerValue)>, Option<SerValue>, Vec<f64>)>,
+}
+
 impl Node for InfluxQl {
     fn process(&mut self, msg: Msg, cx: &mut Cx<'_>, out: &mut Vec<Msg>) {
         match msg {
@@ -535,5 +545,53 @@ impl Node for InfluxQl {
 
     fn cardinality(&self) -> usize {
         self.pending.len() + self.transforms.len()
+    }
+
+    fn snapshot(&self) -> Option<serde_json::Value> {
+        let transforms = self
+            .transforms
+            .iter()
+            .map(|(g, t)| {
+                let prev = t.prev.as_ref().map(|(ts, v)| (*ts, SerValue::from(v)));
+                let sum = t.sum.as_ref().map(SerValue::from);
+                (g.clone(), (prev, sum, t.window.iter().copied().collect()))
+            })
+            .collect();
+        let pending = self
+            .pending
+            .iter()
+            .map(|(g, p)| {
+                let copy = Pending {
+                    name: p.name.clone(),
+                    dims: p.dims.clone(),
+                    tags: p.tags.clone(),
+                    time: p.time,
+                    points: p.points.clone(),
+                };
+                (g.clone(), copy)
+            })
+            .collect();
+        snap(&Snapshot {
+            pending,
+            transforms,
+        })
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), Error> {
+        let s: Snapshot = unsnap(state)?;
+        self.pending = s.pending;
+        self.transforms = s
+            .transforms
+            .into_iter()
+            .map(|(g, (prev, sum, window))| {
+                let t = TransformState {
+                    prev: prev.map(|(ts, v)| (ts, v.into())),
+                    sum: sum.map(Into::into),
+                    window: window.into(),
+                };
+                (g, t)
+            })
+            .collect();
+        Ok(())
     }
 }

@@ -155,50 +155,65 @@ pub fn value_to_field(v: Value) -> Result<FieldValue, EvalError> {
     })
 }
 
+/// Serializes node state for a snapshot.
+pub(crate) fn snap<T: Serialize>(v: &T) -> Option<serde_json::Value> {
+    serde_json::to_value(v).ok()
+}
+
+/// Reads node state back from a snapshot.
+pub(crate) fn unsnap<T: serde::de::DeserializeOwned>(
+    v: serde_json::Value,
+) -> Result<T, crate::error::Error> {
+    serde_json::from_value(v).map_err(|e| crate::error::Error::State(e.to_string()))
+}
+
+/// A field value that serializes (for snapshots).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) enum SerValue {
+    F(f64),
+    I(i64),
+    U(u64),
+    S(String),
+    B(bool),
+}
+
+impl std::convert::From<&FieldValue> for SerValue {
+    fn from(v: &FieldValue) -> SerValue {
+        match v {
+            FieldValue::Float(x) => SerValue::F(*x),
+            FieldValue::Integer(x) => SerValue::I(*x),
+            FieldValue::Unsigned(x) => SerValue::U(*x),
+            FieldValue::String(x) => SerValue::S(x.clone()),
+            FieldValue::Boolean(x) => SerValue::B(*x),
+        }
+    }
+}
+
+impl std::convert::From<SerValue> for FieldValue {
+    fn from(v: SerValue) -> FieldValue {
+        match v {
+            SerValue::F(x) => FieldValue::Float(x),
+            SerValue::I(x) => FieldValue::Integer(x),
+            SerValue::U(x) => FieldValue::Unsigned(x),
+            SerValue::S(x) => FieldValue::String(x),
+            SerValue::B(x) => FieldValue::Boolean(x),
+        }
+    }
+}
+
 /// Serde for field maps: `common::FieldValue` has no serde, and snapshots need one.
-mod field_map {
+pub(crate) mod field_map {
     use super::*;
     use serde::{Deserializer, Serializer};
 
-    #[derive(Serialize, Deserialize)]
-    enum V {
-        F(f64),
-        I(i64),
-        U(u64),
-        S(String),
-        B(bool),
-    }
-
     pub fn serialize<S: Serializer>(f: &Fields, s: S) -> Result<S::Ok, S::Error> {
-        let m: BTreeMap<&String, V> = f
-            .iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    FieldValue::Float(x) => V::F(*x),
-                    FieldValue::Integer(x) => V::I(*x),
-                    FieldValue::Unsigned(x) => V::U(*x),
-                    FieldValue::String(x) => V::S(x.clone()),
-                    FieldValue::Boolean(x) => V::B(*x),
-                };
-                (k, v)
-            })
-            .collect();
+        let m: BTreeMap<&String, SerValue> =
+            f.iter().map(|(k, v)| (k, SerValue::from(v))).collect();
         m.serialize(s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Fields, D::Error> {
-        let m: BTreeMap<String, V> = BTreeMap::deserialize(d)?;
-        Ok(m.into_iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    V::F(x) => FieldValue::Float(x),
-                    V::I(x) => FieldValue::Integer(x),
-                    V::U(x) => FieldValue::Unsigned(x),
-                    V::S(x) => FieldValue::String(x),
-                    V::B(x) => FieldValue::Boolean(x),
-                };
-                (k, v)
-            })
-            .collect())
+        let m: BTreeMap<String, SerValue> = BTreeMap::deserialize(d)?;
+        Ok(m.into_iter().map(|(k, v)| (k, v.into())).collect())
     }
 }

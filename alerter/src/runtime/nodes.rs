@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use common::FieldValue;
 
-use super::model::{BatchPoint, Dims, FieldScope, Fields, Msg, Tags, as_f64, value_to_field};
+use super::model::{
+    BatchPoint, Dims, FieldScope, Fields, Msg, SerValue, Tags, as_f64, snap, unsnap, value_to_field,
+};
 use super::{Cx, Node};
 use crate::error::Error;
 use crate::tick::lambda::{Lambda, LambdaState, Value};
@@ -99,7 +101,7 @@ impl GroupSpec {
 }
 
 /// Per-group lambda state for a node's lambdas.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct GroupLambdas {
     states: HashMap<String, Vec<LambdaState>>,
 }
@@ -201,6 +203,15 @@ impl Node for From {
         p.regroup();
         out.push(Msg::Point(p));
     }
+
+    fn snapshot(&self) -> Option<serde_json::Value> {
+        snap(&self.state)
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), Error> {
+        self.state = unsnap(state)?;
+        Ok(())
+    }
 }
 
 /// `|where(lambda)`.
@@ -254,6 +265,15 @@ impl Node for Where {
 
     fn cardinality(&self) -> usize {
         self.states.len()
+    }
+
+    fn snapshot(&self) -> Option<serde_json::Value> {
+        snap(&self.states)
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), Error> {
+        self.states = unsnap(state)?;
+        Ok(())
     }
 }
 
@@ -418,6 +438,15 @@ impl Node for Eval {
 
     fn cardinality(&self) -> usize {
         self.states.len()
+    }
+
+    fn snapshot(&self) -> Option<serde_json::Value> {
+        snap(&self.states)
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), Error> {
+        self.states = unsnap(state)?;
+        Ok(())
     }
 }
 
@@ -637,6 +666,15 @@ impl Node for Sample {
     fn cardinality(&self) -> usize {
         self.counts.len()
     }
+
+    fn snapshot(&self) -> Option<serde_json::Value> {
+        snap(&self.counts)
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), Error> {
+        self.counts = unsnap(state)?;
+        Ok(())
+    }
 }
 
 /// `|changeDetect(fields...)`.
@@ -683,6 +721,24 @@ impl Node for ChangeDetect {
 
     fn cardinality(&self) -> usize {
         self.previous.len()
+    }
+
+    fn snapshot(&self) -> Option<serde_json::Value> {
+        let m: HashMap<&String, std::collections::BTreeMap<&String, SerValue>> = self
+            .previous
+            .iter()
+            .map(|(g, f)| (g, f.iter().map(|(k, v)| (k, SerValue::from(v))).collect()))
+            .collect();
+        snap(&m)
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), Error> {
+        let m: HashMap<String, std::collections::BTreeMap<String, SerValue>> = unsnap(state)?;
+        self.previous = m
+            .into_iter()
+            .map(|(g, f)| (g, f.into_iter().map(|(k, v)| (k, v.into())).collect()))
+            .collect();
+        Ok(())
     }
 }
 
@@ -832,6 +888,15 @@ impl Node for Derivative {
     fn cardinality(&self) -> usize {
         self.previous.len()
     }
+
+    fn snapshot(&self) -> Option<serde_json::Value> {
+        snap(&self.previous)
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), Error> {
+        self.previous = unsnap(state)?;
+        Ok(())
+    }
 }
 
 /// `|stateDuration(lambda)` and `|stateCount(lambda)`.
@@ -922,5 +987,14 @@ impl Node for StateTrack {
 
     fn cardinality(&self) -> usize {
         self.groups.len()
+    }
+
+    fn snapshot(&self) -> Option<serde_json::Value> {
+        snap(&self.groups)
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), Error> {
+        self.groups = unsnap(state)?;
+        Ok(())
     }
 }

@@ -38,7 +38,7 @@ pub enum Func {
 }
 
 /// Per-call-site state of a stateful function.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct FuncState {
     n: f64,
     mean: f64,

@@ -185,7 +185,7 @@ pub struct Lambda {
 }
 
 /// The state of a lambda's stateful function calls, for one group.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct LambdaState {
     slots: Vec<functions::FuncState>,
 }
