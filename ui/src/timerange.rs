@@ -149,6 +149,9 @@ impl TimeRange {
                 .map(|(k, v)| (decode(k), decode(v)))
                 .collect(),
             current: href(self.query()),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            refresh_choice: self.refresh.map(|r| r.0.to_string()).unwrap_or_default(),
             refresh_secs: self.refresh.map(|r| r.1),
             refresh: std::iter::once(("off", None))
                 .chain(REFRESH.iter().map(|(n, _)| (*n, Some(*n))))
@@ -187,6 +190,11 @@ pub struct RangeView {
     pub hidden: Vec<(String, String)>,
     /// This page's URL, for forms that come back here.
     pub current: String,
+    /// The range as given, for forms that keep it (`now-6h`, `now`).
+    pub from: String,
+    pub to: String,
+    /// The refresh choice (`30s`), empty when off.
+    pub refresh_choice: String,
     /// For `<meta http-equiv="refresh">`: reloading the page is the no-JS refresh.
     pub refresh_secs: Option<u32>,
     pub refresh: Vec<QuickLink>,

@@ -323,3 +323,124 @@ async fn export_import_round_trip() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
     }
 }
+
+mod host_var {
+    use super::*;
+    use std::sync::Mutex;
+    use tsdb::query::{Cell, SeriesResult};
+    use ui::{BoxFuture, DataSource, UiError};
+
+    struct Recording {
+        inner: FixedSource,
+        seen: Mutex<Vec<String>>,
+    }
+
+    impl DataSource for Recording {
+        fn query<'a>(
+            &'a self,
+            db: &'a str,
+            q: &'a str,
+        ) -> BoxFuture<'a, Result<Vec<SeriesResult>, UiError>> {
+            if let Ok(mut s) = self.seen.lock() {
+                s.push(q.to_string());
+            }
+            self.inner.query(db, q)
+        }
+    }
+
+    const ODD: &str = "o'brien<b>";
+
+    fn dashboard_json() -> String {
+        serde_json::json!({
+            "tigk_dashboard": 1,
+            "uid": "per-host",
+            "title": "Per host",
+            "panels": [
+                {"title": "cpu", "query": {"mode": "builder", "measurement": "cpu", "field": "usage_user",
+                  "aggregate": "mean", "filters": [{"key": "host", "value": "$host"}]}},
+                {"title": "load", "query": {"mode": "raw",
+                  "influxql": "SELECT mean(load1) FROM system WHERE host = '$host' AND $timeFilter GROUP BY time($__interval)"}}
+            ]
+        })
+        .to_string()
+    }
+
+    #[tokio::test]
+    async fn host_variable_binds_known_hosts_only() {
+        let hosts = SeriesResult {
+            name: Some("cpu".into()),
+            tags: None,
+            columns: vec!["key".into(), "value".into()],
+            values: ["web1", ODD]
+                .iter()
+                .map(|h| vec![Cell::String("host".into()), Cell::String(h.to_string())])
+                .collect(),
+        };
+        let source = Arc::new(Recording {
+            inner: FixedSource::default().with("SHOW TAG VALUES", Ok(vec![hosts])),
+            seen: Mutex::new(Vec::new()),
+        });
+        let env = env_with(source.clone(), true, "127.0.0.1:1").await;
+        let ed = env.login(EDITOR).await;
+        let r = ed
+            .post(&env, "/dashboards/import", &[("json", &dashboard_json())])
+            .await;
+        assert_eq!(r.location(), "/d/per-host", "{}", r.body);
+        let take = || {
+            let mut s = source.seen.lock().expect("lock");
+            std::mem::take(&mut *s)
+        };
+        take();
+        let page = ed.get(&env, "/d/per-host").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            page.body.contains("<option selected>web1</option>"),
+            "the first host by default"
+        );
+        assert!(
+            page.body.contains("o&#x27;brien&lt;b&gt;")
+                || page.body.contains("o&#39;brien&lt;b&gt;")
+        );
+        let seen = take();
+        assert!(
+            seen.iter()
+                .any(|q| q.contains("FROM cpu WHERE") && q.contains("host = 'web1'")),
+            "{seen:?}"
+        );
+        assert!(
+            seen.iter()
+                .any(|q| q.contains("FROM system WHERE host = 'web1'")),
+            "{seen:?}"
+        );
+        let page = ed
+            .get(
+                &env,
+                "/d/per-host?var-host=o%27brien%3Cb%3E&from=now-6h&to=now",
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        let seen = take();
+        for q in seen.iter().filter(|q| q.starts_with("SELECT")) {
+            assert!(q.contains(r"host = 'o\'brien<b>'"), "{q}");
+            assert_eq!(
+                influxql::parse_query(q).expect("parses").statements.len(),
+                1
+            );
+        }
+        assert!(
+            page.body
+                .contains("var-host=o%27brien%3Cb%3E&amp;from=now-15m"),
+            "range links keep the host"
+        );
+        // A host the store does not know is not bound.
+        ed.get(&env, "/d/per-host?var-host=x%27%20OR%20%271%27%3D%271")
+            .await;
+        let seen = take();
+        assert!(
+            seen.iter()
+                .filter(|q| q.starts_with("SELECT"))
+                .all(|q| q.contains("host = 'web1'")),
+            "{seen:?}"
+        );
+    }
+}

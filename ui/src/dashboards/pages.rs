@@ -116,18 +116,57 @@ pub async fn create(
     Ok(see(&format!("/d/{uid}")))
 }
 
+#[derive(Deserialize, Default)]
+pub struct VarParams {
+    #[serde(rename = "var-host")]
+    host: Option<String>,
+}
+
+/// Hosts for the `$host` variable, from the agents' cpu measurement.
+async fn known_hosts(state: &UiState) -> Vec<String> {
+    let Ok(series) = state
+        .query("SHOW TAG VALUES FROM cpu WITH KEY = host")
+        .await
+    else {
+        return Vec::new();
+    };
+    series
+        .iter()
+        .flat_map(|s| s.values.iter())
+        .filter_map(|row| match row.get(1) {
+            Some(tsdb::query::Cell::String(h)) => Some(h.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 pub async fn view(
     State(state): State<UiState>,
     user: CurrentUser,
     Path(uid): Path<String>,
     Query(rp): Query<RangeParams>,
+    Query(vars): Query<VarParams>,
 ) -> Result<Html<String>> {
     let d = load(&state, &uid).await?;
     let range = TimeRange::parse(&rp, now_ns())?;
+    let uses_host = serde_json::to_string(&d.panels)
+        .map(|j| j.contains(panel::HOST_VAR))
+        .unwrap_or(false);
+    let hosts = if uses_host {
+        known_hosts(&state).await
+    } else {
+        Vec::new()
+    };
+    // Only a host the store knows can be bound: whatever else the URL says is ignored.
+    let host = vars
+        .host
+        .filter(|h| hosts.contains(h))
+        .or_else(|| hosts.first().cloned());
     let mut tasks = tokio::task::JoinSet::new();
     for (i, p) in d.panels.iter().enumerate() {
         let (state, p, range, theme) = (state.clone(), p.clone(), range.clone(), user.theme);
-        tasks.spawn(async move { panel::run(&state, &p, i, &range, theme).await });
+        let host = host.clone();
+        tasks.spawn(async move { panel::run(&state, &p, i, &range, theme, host.as_deref()).await });
     }
     let mut panels: Vec<PanelView> = Vec::with_capacity(d.panels.len());
     while let Some(done) = tasks.join_next().await {
@@ -138,9 +177,16 @@ pub async fn view(
     let mut ctx = render::context(Some(&user), &d.title);
     ctx.insert("d", &d);
     ctx.insert("panels", &panels);
-    ctx.insert("range", &range.view(&base, ""));
+    let var_query = host
+        .as_deref()
+        .map(|h| format!("var-host={}", url_encode(h)))
+        .unwrap_or_default();
+    ctx.insert("range", &range.view(&base, &var_query));
     ctx.insert("range_query", &range.query());
     ctx.insert("can_add", &(d.panels.len() < MAX_PANELS));
+    ctx.insert("uses_host", &uses_host);
+    ctx.insert("hosts", &hosts);
+    ctx.insert("host", &host);
     render::render("dashboard.html", &ctx)
 }
 
@@ -334,7 +380,7 @@ pub async fn edit_form(
         Some(i) => d.panels[i].clone(),
         None => new_panel(),
     };
-    let preview = panel::run(&state, &p, 0, &range, user.theme).await;
+    let preview = panel::run(&state, &p, 0, &range, user.theme, None).await;
     let form = PanelForm::from_panel(&p);
     editor_page(
         &state,
@@ -389,7 +435,7 @@ pub async fn edit_submit(
         Err(e) => return Err(e),
     };
     if f.action == "preview" {
-        let preview = panel::run(&state, &p, 0, &range, user.theme).await;
+        let preview = panel::run(&state, &p, 0, &range, user.theme, None).await;
         return editor_page(
             &state,
             &user,

@@ -54,16 +54,34 @@ fn level_of(p: &Panel, v: f64) -> &'static str {
     }
 }
 
-/// The InfluxQL a panel runs for `range`.
-pub fn query_text(p: &Panel, range: &TimeRange) -> Result<String> {
+/// The dashboard variable panels may use, Grafana style: a builder filter whose value is
+/// `$host`, or `'$host'` inside a raw query.
+pub const HOST_VAR: &str = "$host";
+
+/// The InfluxQL a panel runs for `range`, with `$host` bound to `host`. Without a host,
+/// builder filters on `$host` are dropped (all hosts).
+pub fn query_text(p: &Panel, range: &TimeRange, host: Option<&str>) -> Result<String> {
     let interval = interval_for(range.span(), 300);
     match &p.query {
         PanelQuery::Builder(b) => {
+            let mut b = b.clone();
+            b.filters.retain(|f| f.value != HOST_VAR || host.is_some());
+            for f in b.filters.iter_mut().filter(|f| f.value == HOST_VAR) {
+                f.value = host.unwrap_or_default().to_string();
+            }
             let bucket = (p.kind != PanelKind::Table).then_some(interval);
             b.to_influxql(range.from_ns, range.to_ns, bucket)
         }
         PanelQuery::Raw { influxql } => {
-            let q = expand_macros(influxql, range.from_ns, range.to_ns, interval);
+            let mut q = expand_macros(influxql, range.from_ns, range.to_ns, interval);
+            if let Some(h) = host {
+                // Escaped as the inside of a string literal, where `'$host'` puts it. The
+                // value is also one of the known hosts (checked by the caller) and the
+                // result must still parse as one read-only statement.
+                let quoted = influxql::quote_string(h);
+                let inner = &quoted[1..quoted.len() - 1];
+                q = q.replace(HOST_VAR, inner);
+            }
             crate::query::check_single_select(&q)?;
             Ok(q)
         }
@@ -76,6 +94,7 @@ pub async fn run(
     index: usize,
     range: &TimeRange,
     theme: Theme,
+    host: Option<&str>,
 ) -> PanelView {
     let mut view = PanelView {
         index,
@@ -83,7 +102,7 @@ pub async fn run(
         kind: p.kind.as_str(),
         ..PanelView::default()
     };
-    let results = match query_text(p, range) {
+    let results = match query_text(p, range, host) {
         Ok(q) => {
             view.query = q.clone();
             state.query(&q).await
