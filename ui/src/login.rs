@@ -131,7 +131,7 @@ pub async fn login_submit(
         Err(e) => return Err(e.into()),
     }
     state.inner.limiter.succeeded(&f.user, ip);
-    tracing::info!(user = %f.user, %ip, "ui sign-in");
+    tracing::info!(user = %f.user.escape_debug(), %ip, "ui sign-in");
     // Rotate: whatever session the browser had is replaced, never upgraded.
     if let Some(u) = old {
         session::delete_session(&state, u.session_hash).await?;
