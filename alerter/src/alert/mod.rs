@@ -2,11 +2,12 @@
 //! state and history, when an event is sent, templates, and the events themselves.
 //!
 //! - `event`: [`AlertEvent`], [`Level`] and the handler JSON.
-//! - `template`: the Go text/template subset.
+//! - `template`: the Go text/template subset; `printf`: Go's `Sprintf` for it.
 //! - `handlers`: handler definitions (log, post, tcp), the address guard, delivery.
 
 pub mod event;
 pub mod handlers;
+pub mod printf;
 pub mod template;
 
 use std::collections::{BTreeMap, HashMap};

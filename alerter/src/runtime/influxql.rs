@@ -502,8 +502,11 @@ impl InfluxQl {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Snapshot {
     pending: HashMap<String, Pending>,
-    transforms: HashMap<String, (Option<(i64, SerValue)>, Option<SerValue>, Vec<f64>)>,
+    transforms: HashMap<String, TransformSnap>,
 }
+
+/// A transform's state: previous (time, value), running sum, moving-average window.
+type TransformSnap = (Option<(i64, SerValue)>, Option<SerValue>, Vec<f64>);
 
 impl Node for InfluxQl {
     fn process(&mut self, msg: Msg, cx: &mut Cx<'_>, out: &mut Vec<Msg>) {

@@ -7,12 +7,14 @@
 //!
 //! - `model`: points, batches, groups.
 //! - `nodes`: filtering, grouping and per-point transforms.
+//! - `track`: nodes with per-group memory (sample, changeDetect, derivative, state*).
 //! - `window`: stream to batch.
 //! - `influxql`: aggregates, selectors and InfluxQL transforms.
 
 pub mod influxql;
 pub mod model;
 pub mod nodes;
+pub mod track;
 pub mod window;
 
 use std::collections::BTreeMap;
@@ -122,11 +124,11 @@ impl Task {
                 K::Default => Box::new(nodes::Default::new(n)?),
                 K::Delete => Box::new(nodes::Delete::new(n)?),
                 K::Shift => Box::new(nodes::Shift::new(n)?),
-                K::Sample => Box::new(nodes::Sample::new(n)?),
-                K::ChangeDetect => Box::new(nodes::ChangeDetect::new(n)?),
+                K::Sample => Box::new(track::Sample::new(n)?),
+                K::ChangeDetect => Box::new(track::ChangeDetect::new(n)?),
                 K::Log => Box::new(nodes::Log::new(n)?),
-                K::Derivative => Box::new(nodes::Derivative::new(n)?),
-                K::StateDuration | K::StateCount => Box::new(nodes::StateTrack::new(n)?),
+                K::Derivative => Box::new(track::Derivative::new(n)?),
+                K::StateDuration | K::StateCount => Box::new(track::StateTrack::new(n)?),
                 K::Window => Box::new(window::Window::new(n)?),
                 K::Alert => Box::new(AlertNode::new(name, n, opts)?),
                 k if k.is_influxql() => influxql::build(n)?,
