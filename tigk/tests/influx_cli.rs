@@ -125,7 +125,12 @@ fn influx_cli_creates_a_database_and_imports_points() {
     assert!(ok, "{out}");
     let expected = "name: cpu\ntime       usage_idle usage_user\n----       ---------- ----------\n1700000097 83.5       97\n1700000093 87.5       93\n";
     assert!(out.contains(expected), "{out}");
-    let (ok, out) = base(&["-database", "imported", "-execute", "SELECT count(usage_idle) FROM cpu"]);
+    let (ok, out) = base(&[
+        "-database",
+        "imported",
+        "-execute",
+        "SELECT count(usage_idle) FROM cpu",
+    ]);
     assert!(ok && out.contains("0    100"), "{out}");
     // Wrong credentials are refused by the same CLI.
     let out = Command::new(cli)
