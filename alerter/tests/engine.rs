@@ -228,3 +228,52 @@ batch
     engine.shutdown();
     store.shutdown();
 }
+
+#[tokio::test]
+async fn a_crash_before_the_state_is_saved_does_not_resend() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store =
+        tsdb::Store::open(&dir.path().join("store"), tsdb::StoreOptions::default()).expect("store");
+    store.create_database("telegraf").await.expect("db");
+    let alerts = dir.path().join("alerts");
+    std::fs::create_dir_all(&alerts).expect("dir");
+    let log = alerts.join("cpu.log");
+    let opts = Options {
+        alert_dir: Some(alerts.clone()),
+        ..Options::default()
+    };
+    let engine =
+        Engine::open(&dir.path().join("alerter"), store.clone(), opts.clone()).expect("engine");
+    engine
+        .define(TaskRequest {
+            id: Some("t".into()),
+            script: Some(SCRIPT.replace("LOG", &log.to_string_lossy())),
+            status: Some(Status::Enabled),
+            ..Default::default()
+        })
+        .expect("define");
+    write(&store, "cpu,host=h1 usage_idle=50 1704067200000000000").await;
+    lines(&log, 1).await;
+    engine.shutdown();
+    drop(engine);
+    // As if the process died after queueing the event but before saving the state.
+    let conn = rusqlite::Connection::open(dir.path().join("alerter/alerter.db")).expect("db");
+    conn.execute("UPDATE task_state SET seq = 0, state = '{}'", [])
+        .expect("rewind");
+    drop(conn);
+    write(&store, "cpu,host=h1 usage_idle=90 1704067210000000000").await;
+    let engine = Engine::open(&dir.path().join("alerter"), store.clone(), opts).expect("reopen");
+    let got = levels(&lines(&log, 2).await);
+    assert_eq!(
+        got,
+        ["CRITICAL 2024-01-01T00:00:00Z", "OK 2024-01-01T00:00:10Z"]
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        levels(&lines(&log, 2).await).len(),
+        2,
+        "the replayed CRITICAL is not sent again"
+    );
+    engine.shutdown();
+    store.shutdown();
+}

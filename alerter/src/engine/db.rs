@@ -28,6 +28,28 @@ pub(crate) struct OutboxRow {
     pub json: String,
 }
 
+fn insert_events(
+    tx: &rusqlite::Transaction<'_>,
+    task: &str,
+    events: &[(AlertEvent, usize)],
+) -> Result<usize, Error> {
+    let mut queued = 0;
+    let mut ins = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO outbox (key, handler, task, node, json) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(db_err)?;
+    for (ev, handlers) in events {
+        let json = ev.to_json();
+        for h in 0..*handlers {
+            queued += ins
+                .execute(params![ev.key(), h as i64, task, ev.node, json])
+                .map_err(db_err)?;
+        }
+    }
+    Ok(queued)
+}
+
 impl Db {
     pub(crate) fn open(dir: &Path) -> Result<Db, Error> {
         std::fs::create_dir_all(dir)?;
@@ -129,28 +151,28 @@ impl Db {
         events: &[(AlertEvent, usize)],
     ) -> Result<usize, Error> {
         let tx = self.conn.transaction().map_err(db_err)?;
-        let mut queued = 0;
-        {
-            let mut ins = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO outbox (key, handler, task, node, json) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(db_err)?;
-            for (ev, handlers) in events {
-                let json = ev.to_json();
-                for h in 0..*handlers {
-                    queued += ins
-                        .execute(params![ev.key(), h as i64, id, ev.node, json])
-                        .map_err(db_err)?;
-                }
-            }
-        }
+        let queued = insert_events(&tx, id, events)?;
         tx.execute(
             "INSERT INTO task_state (id, script, seq, state) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(id) DO UPDATE SET script = excluded.script, seq = excluded.seq, state = excluded.state",
             params![id, script, seq as i64, state],
         )
         .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(queued)
+    }
+
+    /// Queues events without touching the saved state.
+    pub(crate) fn queue_events(
+        &mut self,
+        task: &str,
+        events: &[(AlertEvent, usize)],
+    ) -> Result<usize, Error> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let tx = self.conn.transaction().map_err(db_err)?;
+        let queued = insert_events(&tx, task, events)?;
         tx.commit().map_err(db_err)?;
         Ok(queued)
     }

@@ -21,6 +21,8 @@ use tsdb::storage::WriteLog;
 const STEP_ENTRIES: usize = 256;
 /// Delivery attempts before an event is given up (and logged).
 const MAX_ATTEMPTS: i64 = 5;
+/// How often a stream task saves its state (events are queued at every step).
+const SAVE_EVERY: Duration = Duration::from_secs(1);
 /// Delivered outbox rows kept per task as replay dedup keys.
 const KEEP_DELIVERED: usize = 10_000;
 
@@ -35,10 +37,18 @@ struct Ctx {
 
 impl Ctx {
     /// Saves the step (state, position, events) and wakes the outbox workers.
-    fn commit(&self, seq: u64, events: Vec<AlertEvent>) -> Result<(), Error> {
-        let state = {
-            let t = lock(&self.task);
-            serde_json::to_string(&t.snapshot()).map_err(|e| Error::State(e.to_string()))?
+    /// With `seq` `None` only the events are queued: the saved state stays behind,
+    /// and a restart replays from it, recreating these events under the same keys.
+    fn commit(&self, seq: Option<u64>, events: Vec<AlertEvent>) -> Result<(), Error> {
+        let state = match seq {
+            Some(_) => {
+                let t = lock(&self.task);
+                Some(
+                    serde_json::to_string(&t.snapshot())
+                        .map_err(|e| Error::State(e.to_string()))?,
+                )
+            }
+            None => None,
         };
         let rows: Vec<(AlertEvent, usize)> = events
             .into_iter()
@@ -47,8 +57,16 @@ impl Ctx {
                 (e, n)
             })
             .collect();
-        let queued =
-            lock(&self.inner.db).commit_step(&self.def.id, &self.def.script, seq, &state, &rows)?;
+        let queued = match (seq, state) {
+            (Some(seq), Some(state)) => lock(&self.inner.db).commit_step(
+                &self.def.id,
+                &self.def.script,
+                seq,
+                &state,
+                &rows,
+            )?,
+            _ => lock(&self.inner.db).queue_events(&self.def.id, &rows)?,
+        };
         if queued > 0 {
             for n in &self.notify {
                 n.notify_one();
@@ -125,6 +143,8 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
     let inner = ctx.inner.clone();
     let mut committed = inner.store.watch_committed();
     acknowledge(&inner, &ctx.def.id, seq).await;
+    let mut saved_at = std::time::Instant::now();
+    let mut dirty = false;
     loop {
         if *stop.borrow() {
             return;
@@ -147,6 +167,20 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
             }
         };
         let Some(last) = entries.last().map(|e| e.seq) else {
+            if dirty {
+                // Idle: save now, so that a restart has little to replay.
+                match ctx.commit(Some(seq), Vec::new()) {
+                    Ok(()) => {
+                        dirty = false;
+                        saved_at = std::time::Instant::now();
+                        acknowledge(&inner, &ctx.def.id, seq).await;
+                    }
+                    Err(e) => {
+                        ctx.fail(format!("saving task state: {e}; task stopped"));
+                        return;
+                    }
+                }
+            }
             tokio::select! {
                 r = committed.changed() => if r.is_err() { return },
                 _ = stop.changed() => {}
@@ -163,11 +197,15 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
             }
             events
         };
-        match ctx.commit(last, events) {
-            Ok(()) => {
-                seq = last;
+        seq = last;
+        let save = saved_at.elapsed() >= SAVE_EVERY;
+        match ctx.commit(save.then_some(seq), events) {
+            Ok(()) if save => {
+                dirty = false;
+                saved_at = std::time::Instant::now();
                 acknowledge(&inner, &ctx.def.id, seq).await;
             }
+            Ok(()) => dirty = true,
             Err(e) => {
                 // The state in memory is ahead of the saved one; only a restart from
                 // the saved state keeps them consistent, so stop here.
@@ -218,7 +256,7 @@ async fn batch_loop(ctx: Ctx, specs: Vec<QuerySpec>, mut stop: watch::Receiver<b
             let batches = spec.to_batches(series, at);
             lock(&ctx.task).push_batches(spec.node, batches)
         };
-        if let Err(e) = ctx.commit(0, events) {
+        if let Err(e) = ctx.commit(Some(0), events) {
             ctx.fail(format!("saving task state: {e}; task stopped"));
             return;
         }
