@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -56,20 +57,32 @@ pub async fn serve(
     let store = Store::open(&args.data_dir, options)
         .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
     let state = ApiState::new(store.clone(), !args.no_auth);
+    let ui_state = ui::UiState::new(
+        Arc::new(ui::EngineSource::new(store.clone())),
+        &args.data_dir,
+        ui::UiConfig::default(),
+    )
+    .context("opening the UI's state")?;
+    // One listener for both surfaces: the 1.x API paths and the UI's pages do not overlap.
+    let app = router(state).merge(ui::router(ui_state));
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("binding {}", args.bind))?;
     let addr = listener.local_addr()?;
     tracing::info!(
-        "tigk listening on http://{addr} (auth {})",
+        "tigk listening on http://{addr} (auth {}); web UI at http://{addr}/",
         if args.no_auth { "off" } else { "on" }
     );
     if let Some(tx) = ready {
         let _ = tx.send(addr);
     }
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // The UI needs peer addresses: its first-run page answers only loopback clients.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("shutting down: flushing the store");
     tokio::task::spawn_blocking(move || store.shutdown()).await?;
     Ok(())
