@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -84,10 +84,38 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-async fn list(State(engine): State<Engine>) -> Response {
+/// Kapacitor's `pattern` filter: a glob where `*` matches any run of characters.
+fn glob(pattern: &str, s: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == s;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !s.starts_with(first) || !s[first.len()..].ends_with(last) {
+        return false;
+    }
+    let mut rest = &s[first.len()..s.len() - last.len()];
+    for p in &parts[1..parts.len() - 1] {
+        match rest.find(p) {
+            Some(i) => rest = &rest[i + p.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+async fn list(
+    State(engine): State<Engine>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Response {
+    let pattern = params.get("pattern").cloned().unwrap_or_default();
     match blocking(move || Ok(engine.list())).await {
         Ok(tasks) => {
-            let tasks: Vec<Value> = tasks.iter().map(task_json).collect();
+            let tasks: Vec<Value> = tasks
+                .iter()
+                .filter(|t| pattern.is_empty() || glob(&pattern, &t.def.id))
+                .map(task_json)
+                .collect();
             axum::Json(json!({ "tasks": tasks })).into_response()
         }
         Err(r) => r,
@@ -127,5 +155,20 @@ async fn remove(State(engine): State<Engine>, Path(id): Path<String>) -> Respons
     match blocking(move || engine.delete(&id)).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn glob() {
+        use super::glob;
+        assert!(glob("cpu*", "cpu_alert"));
+        assert!(glob("*alert", "cpu_alert"));
+        assert!(glob("c*_*t", "cpu_alert"));
+        assert!(!glob("mem*", "cpu_alert"));
+        assert!(glob("cpu_alert", "cpu_alert"));
+        assert!(!glob("cpu*alert*x", "cpu_alert"));
+        assert!(!glob("ab*ba", "aba"));
     }
 }
