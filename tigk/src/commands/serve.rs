@@ -36,14 +36,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(args, None))
+    runtime.block_on(async {
+        let store = open_store(&args)?;
+        run_server(store, &args, None, shutdown_signal()).await
+    })
 }
 
-/// Runs until Ctrl-C / SIGTERM. `ready` (if given) receives the bound address.
-pub async fn serve(
-    args: ServeArgs,
-    ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
-) -> anyhow::Result<()> {
+/// Opens the store as `args` say, refusing `--no-auth` off loopback.
+pub fn open_store(args: &ServeArgs) -> anyhow::Result<Store> {
     if args.no_auth && !args.bind.ip().is_loopback() {
         bail!(
             "--no-auth is only allowed on a loopback address (got {})",
@@ -54,8 +54,18 @@ pub async fn serve(
         synchronous_full: args.durability == Durability::Full,
         ..StoreOptions::default()
     };
-    let store = Store::open(&args.data_dir, options)
-        .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+    Store::open(&args.data_dir, options)
+        .with_context(|| format!("opening the store in {}", args.data_dir.display()))
+}
+
+/// Serves the 1.x API and the web UI until `shutdown` resolves, then flushes the store.
+/// `ready` (if given) receives the bound address.
+pub async fn run_server(
+    store: Store,
+    args: &ServeArgs,
+    ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let state = ApiState::new(store.clone(), !args.no_auth);
     let ui_state = ui::UiState::new(
         Arc::new(ui::EngineSource::new(store.clone())),
@@ -81,14 +91,15 @@ pub async fn serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown)
     .await?;
     tracing::info!("shutting down: flushing the store");
     tokio::task::spawn_blocking(move || store.shutdown()).await?;
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -1,16 +1,19 @@
 //! `tigk up`: the one command that starts the whole stack locally.
 //!
-//! For now it runs the store on 127.0.0.1:8086 with authentication on; on the first start
-//! it creates an `admin` user and prints the password once (also saved, readable only by
-//! the owner, in the data directory so a newcomer cannot lock themselves out).
+//! One process on 127.0.0.1: the store with its 1.x API, the web UI, and this host's
+//! metrics collected by the agent's inputs and written through the same API as any agent
+//! (a write-only token for `telegraf`). On the first start it creates the `admin` user and
+//! prints its password once (also kept, readable only by the owner, in the data directory
+//! so a newcomer cannot lock themselves out). Ctrl-C stops the agent first, so its last
+//! points still land, then flushes the store; a second `tigk up` continues with the data.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
 
-use super::serve::{Durability, ServeArgs};
+use super::serve::{Durability, ServeArgs, open_store, run_server, shutdown_signal};
 
 #[derive(Args, Debug)]
 pub struct UpArgs {
@@ -18,9 +21,20 @@ pub struct UpArgs {
     pub bind: SocketAddr,
     #[arg(long, default_value = "./tigk-data")]
     pub data_dir: PathBuf,
+    /// How often this host's metrics are collected.
+    #[arg(long, default_value = "10s")]
+    pub interval: String,
 }
 
+/// The database the built-in agent writes to, as Telegraf's default.
+const AGENT_DB: &str = "telegraf";
+
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
+    if !args.bind.ip().is_loopback() {
+        anyhow::bail!(
+            "tigk up is for a local stack and binds loopback only; use `tigk serve` for more"
+        );
+    }
     let conn = tsdb::storage::admin_connection(&args.data_dir)?;
     let password_file = args.data_dir.join("admin-password");
     if !tsdb::auth::has_admin(&conn)? {
@@ -35,21 +49,108 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
             password_file.display()
         );
     }
+    let token = agent_token(&conn, &args.data_dir)?;
     drop(conn);
-    println!(
-        "InfluxDB 1.x API on http://{} (data in {})",
-        args.bind,
-        args.data_dir.display()
-    );
-    super::serve::run(ServeArgs {
+
+    let serve_args = ServeArgs {
         bind: args.bind,
-        data_dir: args.data_dir,
+        data_dir: args.data_dir.clone(),
         no_auth: false,
         durability: Durability::Full,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let store = open_store(&serve_args)?;
+        store.create_database(AGENT_DB).await?;
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let agent_stop = agent::pipeline::Shutdown::new();
+        let (agent_done_tx, agent_done_rx) = tokio::sync::oneshot::channel::<()>();
+        // Stop the agent before the server so its final flush is accepted.
+        let stop = agent_stop.clone();
+        let shutdown = async move {
+            shutdown_signal().await;
+            stop.trigger();
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), agent_done_rx).await;
+        };
+        let server =
+            tokio::spawn(
+                async move { run_server(store, &serve_args, Some(ready_tx), shutdown).await },
+            );
+        let addr = ready_rx.await.context("the server did not start")?;
+        let config = agent_config(addr, &token, &args.interval);
+        let cfg = agent::validate::parse("tigk up (built-in agent)", &config, |_| None)
+            .context("the built-in agent's configuration")?;
+        std::thread::Builder::new()
+            .name("agent".into())
+            .spawn(move || {
+                match agent::pipeline::Agent::new(cfg) {
+                    Ok(a) => {
+                        if let Err(e) = a.run(agent_stop) {
+                            tracing::error!("the built-in agent stopped: {e}");
+                        }
+                    }
+                    Err(e) => tracing::error!("the built-in agent could not start: {e}"),
+                }
+                let _ = agent_done_tx.send(());
+            })?;
+        println!(
+            "tigk is up: web UI and InfluxDB 1.x API on http://{addr}/ (data in {})",
+            args.data_dir.display()
+        );
+        println!(
+            "This host's metrics go to the '{AGENT_DB}' database every {}. Ctrl-C stops.",
+            args.interval
+        );
+        server.await?
     })
 }
 
-fn write_private(path: &std::path::Path, content: &str) -> anyhow::Result<()> {
+/// The built-in agent: the sample configuration's inputs, writing to this server.
+fn agent_config(addr: SocketAddr, token: &str, interval: &str) -> String {
+    let mut config = format!(
+        "[agent]\n  interval = \"{interval}\"\n  flush_interval = \"{interval}\"\n\
+         [[outputs.influxdb]]\n  urls = [\"http://{addr}\"]\n  database = \"{AGENT_DB}\"\n  token = \"{token}\"\n  skip_database_creation = true\n"
+    );
+    for input in [
+        "cpu",
+        "mem",
+        "swap",
+        "system",
+        "disk",
+        "diskio",
+        "net",
+        "processes",
+        "kernel",
+    ] {
+        config.push_str(&format!("[[inputs.{input}]]\n"));
+    }
+    config
+}
+
+/// A write-only token for `telegraf`, created once and kept (owner-readable) in the data
+/// directory: tokens are stored hashed, so the plain one must be kept somewhere to reuse.
+fn agent_token(conn: &rusqlite::Connection, dir: &Path) -> anyhow::Result<String> {
+    let file = dir.join("agent-token");
+    if let Ok(t) = std::fs::read_to_string(&file) {
+        let t = t.trim().to_string();
+        if !t.is_empty() {
+            return Ok(t);
+        }
+    }
+    let scope = tsdb::auth::TokenScope {
+        database: Some(AGENT_DB.to_string()),
+        can_read: false,
+        can_write: true,
+        admin: false,
+    };
+    let token = tsdb::auth::create_token(conn, "built-in agent (tigk up)", &scope)?;
+    write_private(&file, &token)?;
+    Ok(token)
+}
+
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
