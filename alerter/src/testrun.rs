@@ -111,6 +111,8 @@ pub async fn test_run_async(
             let mut events = Vec::new();
             for p in &points {
                 events.extend(task.push_point(&dbrp.db, &dbrp.rp, p));
+                // Test runs write nothing back.
+                task.take_writes();
             }
             Ok(events)
         }
@@ -197,5 +199,7 @@ pub async fn run_query(
     let q = spec.query_text(now)?;
     let series = source.query(&spec.db, &spec.rp, &q, now).await?;
     let batches = spec.to_batches(series, now);
-    Ok(task.push_batches(spec.node, batches))
+    let events = task.push_batches(spec.node, batches);
+    task.take_writes();
+    Ok(events)
 }

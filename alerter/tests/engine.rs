@@ -277,3 +277,70 @@ async fn a_crash_before_the_state_is_saved_does_not_resend() {
     engine.shutdown();
     store.shutdown();
 }
+
+#[tokio::test]
+async fn influxdb_out_writes_sent_alerts_back_to_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store =
+        tsdb::Store::open(&dir.path().join("store"), tsdb::StoreOptions::default()).expect("store");
+    store.create_database("telegraf").await.expect("db");
+    let engine = Engine::open(
+        &dir.path().join("alerter"),
+        store.clone(),
+        Options::default(),
+    )
+    .expect("engine");
+    let script = r#"dbrp "telegraf"."autogen"
+stream
+    |from()
+        .measurement('cpu')
+    |alert()
+        .crit(lambda: "usage_idle" < 70)
+        .levelTag('level')
+        .messageField('message')
+        .details('')
+    |influxDBOut()
+        .create()
+        .database('chronograf')
+        .measurement('alerts')
+        .tag('source', 'tigk')
+"#;
+    engine
+        .define(TaskRequest {
+            id: Some("out".into()),
+            script: Some(script.into()),
+            status: Some(Status::Enabled),
+            ..Default::default()
+        })
+        .expect("define");
+    write(&store, "cpu,host=h1 usage_idle=50 1704067200000000000").await;
+    write(&store, "cpu,host=h1 usage_idle=95 1704067210000000000").await;
+    let source = alerter::batch::StoreSource::new(store.clone());
+    let q = "SELECT message, usage_idle FROM chronograf.autogen.alerts GROUP BY *";
+    let mut rows = Vec::new();
+    for _ in 0..300 {
+        use alerter::batch::BatchSource;
+        if let Ok(series) = source.query("chronograf", "autogen", q, 0).await {
+            rows = series
+                .iter()
+                .flat_map(|s| {
+                    let tags = s.tags.clone().unwrap_or_default();
+                    s.values.iter().map(move |r| format!("{tags:?} {r:?}"))
+                })
+                .collect::<Vec<_>>();
+            if rows.len() == 2 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        rows,
+        [
+            r#"{"host": "h1", "level": "CRITICAL", "source": "tigk"} [Time(1704067200000000000), String("cpu:nil is CRITICAL"), Float(50.0)]"#,
+            r#"{"host": "h1", "level": "OK", "source": "tigk"} [Time(1704067210000000000), String("cpu:nil is OK"), Float(95.0)]"#,
+        ]
+    );
+    engine.shutdown();
+    store.shutdown();
+}

@@ -128,6 +128,37 @@ pub(super) fn spawn(
     Ok(handles)
 }
 
+/// Writes what `influxDBOut` nodes produced. Replays rewrite the same points, which
+/// the store takes as overwrites.
+async fn write_out(ctx: &Ctx) {
+    let writes = lock(&ctx.task).take_writes();
+    if writes.is_empty() {
+        return;
+    }
+    let mut groups: BTreeMap<(String, String, bool), tsdb::storage::PointBatch> = BTreeMap::new();
+    for w in writes {
+        groups
+            .entry((w.database, w.retention_policy, w.create))
+            .or_default()
+            .push_point(&w.point, 0);
+    }
+    for ((db, rp, create), batch) in groups {
+        if create && let Err(e) = ctx.inner.store.create_database(&db).await {
+            ctx.fail(format!("influxDBOut: creating database {db}: {e}"));
+            continue;
+        }
+        let rp = (!rp.is_empty()).then_some(rp);
+        if let Err(e) = ctx
+            .inner
+            .store
+            .write(&db, rp.as_deref(), batch, now_ns())
+            .await
+        {
+            ctx.fail(format!("influxDBOut: writing to {db}: {e}"));
+        }
+    }
+}
+
 async fn acknowledge(inner: &Inner, id: &str, seq: u64) {
     let min = {
         let mut p = lock(&inner.positions);
@@ -198,6 +229,7 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
             events
         };
         seq = last;
+        write_out(&ctx).await;
         let save = saved_at.elapsed() >= SAVE_EVERY;
         match ctx.commit(save.then_some(seq), events) {
             Ok(()) if save => {
@@ -256,6 +288,7 @@ async fn batch_loop(ctx: Ctx, specs: Vec<QuerySpec>, mut stop: watch::Receiver<b
             let batches = spec.to_batches(series, at);
             lock(&ctx.task).push_batches(spec.node, batches)
         };
+        write_out(&ctx).await;
         if let Err(e) = ctx.commit(Some(0), events) {
             ctx.fail(format!("saving task state: {e}; task stopped"));
             return;

@@ -31,7 +31,19 @@ pub struct Cx<'a> {
     pub task: &'a str,
     pub node: String,
     pub events: &'a mut Vec<AlertEvent>,
+    /// Points `influxDBOut` wants written.
+    pub writes: &'a mut Vec<Write>,
     errors: u64,
+}
+
+/// A point an `influxDBOut` node writes to the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Write {
+    pub database: String,
+    pub retention_policy: String,
+    /// Create the database first (`.create()`).
+    pub create: bool,
+    pub point: common::Point,
 }
 
 impl Cx<'_> {
@@ -83,6 +95,7 @@ pub struct Task {
     nodes: Vec<Option<Box<dyn Node>>>,
     stats: Vec<NodeStats>,
     edges: BTreeMap<(usize, usize), u64>,
+    writes: Vec<Write>,
 }
 
 impl std::fmt::Debug for Task {
@@ -127,6 +140,7 @@ impl Task {
                 K::Sample => Box::new(track::Sample::new(n)?),
                 K::ChangeDetect => Box::new(track::ChangeDetect::new(n)?),
                 K::Log => Box::new(nodes::Log::new(n)?),
+                K::InfluxDBOut => Box::new(nodes::InfluxDbOut::new(n)?),
                 K::Derivative => Box::new(track::Derivative::new(n)?),
                 K::StateDuration | K::StateCount => Box::new(track::StateTrack::new(n)?),
                 K::Window => Box::new(window::Window::new(n)?),
@@ -143,6 +157,7 @@ impl Task {
             nodes,
             stats,
             edges: BTreeMap::new(),
+            writes: Vec::new(),
         })
     }
 
@@ -203,6 +218,7 @@ impl Task {
                 task: &self.name,
                 node: self.graph.nodes[id].name(),
                 events,
+                writes: &mut self.writes,
                 errors: 0,
             };
             let started = Instant::now();
@@ -224,6 +240,12 @@ impl Task {
                 }
             }
         }
+    }
+
+    /// Takes the points `influxDBOut` nodes produced since the last call. Callers
+    /// feeding a task with such nodes must drain them (they accumulate otherwise).
+    pub fn take_writes(&mut self) -> Vec<Write> {
+        std::mem::take(&mut self.writes)
     }
 
     /// The ids of the batch task's query nodes.

@@ -649,3 +649,90 @@ impl Node for Log {
         out.push(msg);
     }
 }
+
+/// `|influxDBOut()`: points to write back to the store (the caller writes them).
+pub(crate) struct InfluxDbOut {
+    database: String,
+    rp: String,
+    measurement: Option<String>,
+    tags: Vec<(String, String)>,
+    precision: i64,
+    create: bool,
+    written: i64,
+}
+
+impl InfluxDbOut {
+    pub(crate) fn new(n: &GraphNode) -> Result<InfluxDbOut, Error> {
+        let database = str_prop(n, "database").unwrap_or_default();
+        if database.is_empty() {
+            return Err(invalid(n, "influxDBOut needs a .database()"));
+        }
+        let rp = str_prop(n, "retentionPolicy").unwrap_or_default();
+        let precision = match str_prop(n, "precision").as_deref() {
+            None | Some("") | Some("n") | Some("ns") => 1,
+            Some("u") | Some("us") => 1_000,
+            Some("ms") => 1_000_000,
+            Some("s") => 1_000_000_000,
+            Some("m") => 60_000_000_000,
+            Some("h") => 3_600_000_000_000,
+            Some(p) => return Err(invalid(n, format!("invalid precision {p:?}"))),
+        };
+        let tags = n
+            .props("tag")
+            .filter_map(|p| match p.args.as_slice() {
+                [Arg::String(k), Arg::String(v)] => Some((k.clone(), v.clone())),
+                _ => None,
+            })
+            .collect();
+        Ok(InfluxDbOut {
+            database,
+            rp,
+            measurement: str_prop(n, "measurement").filter(|m| !m.is_empty()),
+            tags,
+            precision,
+            create: has_prop(n, "create"),
+            written: 0,
+        })
+    }
+
+    fn write(&mut self, name: &str, time: i64, tags: &Tags, fields: &Fields, cx: &mut Cx<'_>) {
+        if fields.is_empty() {
+            return;
+        }
+        let mut tags = tags.clone();
+        for (k, v) in &self.tags {
+            tags.insert(k.clone(), v.clone());
+        }
+        let point = common::Point {
+            measurement: self.measurement.clone().unwrap_or_else(|| name.to_string()),
+            tags: tags.into_iter().collect(),
+            fields: fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            timestamp: Some(time - time.rem_euclid(self.precision)),
+        };
+        self.written += 1;
+        cx.writes.push(super::Write {
+            database: self.database.clone(),
+            retention_policy: self.rp.clone(),
+            create: self.create,
+            point,
+        });
+    }
+}
+
+impl Node for InfluxDbOut {
+    fn process(&mut self, msg: Msg, cx: &mut Cx<'_>, out: &mut Vec<Msg>) {
+        match &msg {
+            Msg::Point(p) => self.write(&p.name, p.time, &p.tags, &p.fields, cx),
+            Msg::Batch(b) => {
+                for bp in &b.points {
+                    self.write(&b.name, bp.time, &bp.tags, &bp.fields, cx);
+                }
+            }
+        }
+        out.push(msg);
+    }
+
+    fn stats(&self) -> Vec<(&'static str, i64)> {
+        vec![("points_written", self.written)]
+    }
+}
