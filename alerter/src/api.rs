@@ -23,6 +23,7 @@ pub fn router(engine: Engine) -> Router {
             "/kapacitor/v1/tasks/{id}",
             get(show).patch(update).delete(remove),
         )
+        .route("/kapacitor/v1/tasks/{id}/{name}", get(http_out))
         .with_state(engine)
 }
 
@@ -147,6 +148,20 @@ async fn update(State(engine): State<Engine>, Path(id): Path<String>, body: Byte
     };
     match blocking(move || engine.update(&id, req)).await {
         Ok(t) => axum::Json(task_json(&t)).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn http_out(
+    State(engine): State<Engine>,
+    Path((id, name)): Path<(String, String)>,
+) -> Response {
+    match blocking(move || engine.http_out(&id, &name)).await {
+        Ok(json) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            json,
+        )
+            .into_response(),
         Err(r) => r,
     }
 }

@@ -100,3 +100,59 @@ async fn task_crud() {
     engine.shutdown();
     store.shutdown();
 }
+
+#[tokio::test]
+async fn http_out_serves_the_latest_result() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store =
+        tsdb::Store::open(&dir.path().join("store"), tsdb::StoreOptions::default()).expect("store");
+    store.create_database("telegraf").await.expect("db");
+    let engine = Engine::open(
+        &dir.path().join("alerter"),
+        store.clone(),
+        Options::default(),
+    )
+    .expect("engine");
+    let app = router(engine.clone());
+    let body = serde_json::json!({
+        "id": "h", "status": "enabled",
+        "script": "dbrp \"telegraf\".\"autogen\"\nstream|from().measurement('cpu').groupBy('host')|httpOut('latest')",
+    });
+    let (s, v) = call(&app, "POST", "/kapacitor/v1/tasks", &body.to_string()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    for line in [
+        "cpu,host=a v=1 1704067200000000000",
+        "cpu,host=a v=2 1704067210000000000",
+        "cpu,host=b v=3 1704067200000000000",
+    ] {
+        let mut batch = tsdb::storage::PointBatch::new();
+        let p = common::line_protocol::Parser::new(line.as_bytes(), Default::default())
+            .next()
+            .expect("line")
+            .expect("point");
+        batch.push(&p, 0);
+        store
+            .write("telegraf", None, batch, 0)
+            .await
+            .expect("write");
+    }
+    let want = serde_json::json!({"series": [
+        {"name": "cpu", "tags": {"host": "a"}, "columns": ["time", "v"], "values": [["2024-01-01T00:00:10Z", 2]]},
+        {"name": "cpu", "tags": {"host": "b"}, "columns": ["time", "v"], "values": [["2024-01-01T00:00:00Z", 3]]},
+    ]});
+    let mut got = serde_json::Value::Null;
+    for _ in 0..300 {
+        let (s, v) = call(&app, "GET", "/kapacitor/v1/tasks/h/latest", "").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        got = v;
+        if got == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(got, want);
+    let (s, _) = call(&app, "GET", "/kapacitor/v1/tasks/h/nope", "").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    engine.shutdown();
+    store.shutdown();
+}

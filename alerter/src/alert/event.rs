@@ -102,7 +102,7 @@ impl Series {
         }
     }
 
-    fn json(&self, out: &mut String) {
+    pub(crate) fn json(&self, out: &mut String) {
         out.push_str("{\"name\":");
         gofmt::json_string(out, &self.name);
         if !self.tags.is_empty() {

@@ -412,6 +412,20 @@ impl Engine {
         Ok(info(e))
     }
 
+    /// The latest result of a running task's `httpOut(name)` node.
+    pub fn http_out(&self, id: &str, name: &str) -> Result<String, Error> {
+        let tasks = lock(&self.inner.tasks);
+        let e = tasks
+            .get(id)
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
+        let running = e
+            .running
+            .as_ref()
+            .ok_or_else(|| Error::NotFound(format!("{id}/{name}")))?;
+        let out = lock(&running.task).http_out(name);
+        out.ok_or_else(|| Error::NotFound(format!("{id}/{name}")))
+    }
+
     /// All tasks, sorted by id.
     pub fn list(&self) -> Vec<TaskInfo> {
         lock(&self.inner.tasks).values().map(info).collect()

@@ -66,6 +66,10 @@ pub(crate) trait Node: Send {
     fn cardinality(&self) -> usize {
         0
     }
+    /// `httpOut` nodes: their name and latest result as JSON.
+    fn http_out(&self) -> Option<(&str, String)> {
+        None
+    }
     /// Alert handlers (alert nodes only).
     fn handlers(&self) -> &[crate::alert::handlers::HandlerSpec] {
         &[]
@@ -140,6 +144,7 @@ impl Task {
                 K::Sample => Box::new(track::Sample::new(n)?),
                 K::ChangeDetect => Box::new(track::ChangeDetect::new(n)?),
                 K::Log => Box::new(nodes::Log::new(n)?),
+                K::HttpOut => Box::new(nodes::HttpOut::new(n)?),
                 K::InfluxDBOut => Box::new(nodes::InfluxDbOut::new(n)?),
                 K::Derivative => Box::new(track::Derivative::new(n)?),
                 K::StateDuration | K::StateCount => Box::new(track::StateTrack::new(n)?),
@@ -240,6 +245,16 @@ impl Task {
                 }
             }
         }
+    }
+
+    /// The latest result of the `httpOut` node called `name`, as Kapacitor serves it.
+    pub fn http_out(&self, name: &str) -> Option<String> {
+        self.nodes
+            .iter()
+            .flatten()
+            .filter_map(|n| n.http_out())
+            .find(|(n, _)| *n == name)
+            .map(|(_, json)| json)
     }
 
     /// Takes the points `influxDBOut` nodes produced since the last call. Callers

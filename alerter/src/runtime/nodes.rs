@@ -736,3 +736,61 @@ impl Node for InfluxDbOut {
         vec![("points_written", self.written)]
     }
 }
+
+/// `|httpOut(name)`: keeps the latest data, served by the task API.
+pub(crate) struct HttpOut {
+    name: String,
+    /// Latest message per group, as InfluxQL-style series.
+    latest: std::collections::BTreeMap<String, crate::alert::Series>,
+}
+
+impl HttpOut {
+    pub(crate) fn new(n: &GraphNode) -> Result<HttpOut, Error> {
+        let name = strings(&n.args).into_iter().next().unwrap_or_default();
+        if name.is_empty() {
+            return Err(invalid(n, "httpOut needs a name"));
+        }
+        Ok(HttpOut {
+            name,
+            latest: std::collections::BTreeMap::new(),
+        })
+    }
+}
+
+impl Node for HttpOut {
+    fn process(&mut self, msg: Msg, _cx: &mut Cx<'_>, out: &mut Vec<Msg>) {
+        use crate::alert::Series;
+        let (group, series) = match &msg {
+            Msg::Point(p) => (
+                p.group.clone(),
+                Series::from_rows(&p.name, &p.tags, std::iter::once((p.time, &p.fields))),
+            ),
+            Msg::Batch(b) => (
+                b.group.clone(),
+                Series::from_rows(
+                    &b.name,
+                    &b.tags,
+                    b.points.iter().map(|p| (p.time, &p.fields)),
+                ),
+            ),
+        };
+        self.latest.insert(group, series);
+        out.push(msg);
+    }
+
+    fn cardinality(&self) -> usize {
+        self.latest.len()
+    }
+
+    fn http_out(&self) -> Option<(&str, String)> {
+        let mut s = String::from("{\"series\":[");
+        for (i, series) in self.latest.values().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            series.json(&mut s);
+        }
+        s.push_str("]}");
+        Some((&self.name, s))
+    }
+}
