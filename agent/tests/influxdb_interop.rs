@@ -111,6 +111,8 @@ interfaces = ["lo"]
 urls = ["{}"]
 database = "telegraf"
 content_encoding = "gzip"
+# A loaded CI machine can be slow to answer; a timeout here is not what this test checks.
+timeout = "30s"
 "#,
         influx.url
     );
@@ -148,7 +150,10 @@ content_encoding = "gzip"
 
     let v = query(&influx.url, "SELECT last(usage_idle) FROM cpu WHERE cpu = 'cpu-total' AND host = 'interop-host' AND dc = 'test'");
     let idle = v["results"][0]["series"][0]["values"][0][1].as_f64().expect("cpu-total usage_idle stored");
-    assert!((0.0..=100.0).contains(&idle));
+    // Only that a float round-trips: the value itself is the kernel's. Per-CPU iowait can
+    // run backwards on Linux, which pushes idle past 100 % over short samples (Telegraf's
+    // identical formula reports the same), so a range check here would be flaky.
+    assert!(idle.is_finite(), "{idle}");
     let v = query(&influx.url, "SHOW TAG KEYS FROM disk");
     let tags: Vec<&str> = v["results"][0]["series"][0]["values"].as_array().expect("tags").iter().filter_map(|r| r[0].as_str()).collect();
     assert_eq!(tags, ["dc", "device", "fstype", "host", "mode", "path"]);

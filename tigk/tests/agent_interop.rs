@@ -80,6 +80,7 @@ database = "telegraf"
 token = "{token}"
 skip_database_creation = true
 content_encoding = "gzip"
+timeout = "30s"
 "#,
         server.addr
     );
@@ -136,7 +137,9 @@ content_encoding = "gzip"
     let idle = v["results"][0]["series"][0]["values"][0][1]
         .as_f64()
         .expect("a usage_idle value");
-    assert!((0.0..=100.0).contains(&idle), "{idle}");
+    // The value is the kernel's (per-CPU iowait can run backwards, pushing idle past 100 %
+    // over short samples); what matters here is that a float arrived under Telegraf's name.
+    assert!(idle.is_finite(), "{idle}");
 
     // The agent's token can write but not read.
     let url = server.url(&format!("/query?db=telegraf&u=agent&p={token}"));
