@@ -106,6 +106,69 @@ fn up_collects_this_host_and_survives_a_restart() {
         std::fs::read_to_string(dir.path().join("admin-password")).expect("admin password file");
     let password = password.trim().to_string();
     let first = wait_for_points(&up, &password, 0);
+    // The seed tasks are defined and enabled, and the stream seed fires on a low idle.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent
+        .get(format!(
+            "http://{}/kapacitor/v1/tasks?u=admin&p={password}",
+            up.addr
+        ))
+        .call()
+        .expect("task list");
+    assert_eq!(resp.status().as_u16(), 200);
+    let tasks: serde_json::Value =
+        serde_json::from_str(&resp.body_mut().read_to_string().expect("body")).expect("json");
+    let listed = tasks.to_string();
+    for id in ["cpu_alert", "batch_cpu_alert"] {
+        assert!(listed.contains(&format!(r#""id":"{id}""#)), "{listed}");
+    }
+    assert_eq!(
+        listed.matches(r#""status":"enabled""#).count(),
+        2,
+        "{listed}"
+    );
+    let unauthenticated = agent
+        .get(format!("http://{}/kapacitor/v1/tasks", up.addr))
+        .call()
+        .expect("call");
+    assert_eq!(
+        unauthenticated.status().as_u16(),
+        401,
+        "the task API needs credentials"
+    );
+    let url = format!("http://{}/write?db=telegraf&u=admin&p={password}", up.addr);
+    let (status, text) = post(
+        &url,
+        "text/plain",
+        b"cpu,host=seed-test,cpu=cpu-total usage_idle=12.5",
+    )
+    .expect("write");
+    assert_eq!(status, 204, "{text}");
+    let log = dir.path().join("alerts").join("alerts.log");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let event = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("seed-test")) {
+            break line.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no alert for the low idle in {}",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let event: serde_json::Value = serde_json::from_str(&event).expect("alert JSON line");
+    assert_eq!(event["level"], "CRITICAL");
+    // Kapacitor's default id is `{{.Name}}:{{.Group}}`; the seed script has no groupBy.
+    assert_eq!(event["id"], "cpu:nil");
+    assert_eq!(
+        event["data"]["series"][0]["tags"]["host"], "seed-test",
+        "{event}"
+    );
     // The UI is served by the same process.
     let (status, _) = post(&format!("http://{}/login", up.addr), "text/plain", b"").expect("ui");
     assert_ne!(status, 404, "the UI answers on the same listener");

@@ -38,7 +38,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         let store = open_store(&args)?;
-        run_server(store, &args, None, shutdown_signal()).await
+        let alerter = open_alerter(&args.data_dir, store.clone())?;
+        run_server(store, alerter, &args, None, shutdown_signal()).await
     })
 }
 
@@ -62,11 +63,16 @@ pub fn open_store(args: &ServeArgs) -> anyhow::Result<Store> {
 /// `ready` (if given) receives the bound address.
 pub async fn run_server(
     store: Store,
+    alerter: alerter::engine::Engine,
     args: &ServeArgs,
     ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let state = ApiState::new(store.clone(), !args.no_auth);
+    let tasks = alerter::api::router(alerter.clone()).layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        tsdb::http::require_admin,
+    ));
     let ui_state = ui::UiState::new(
         Arc::new(ui::EngineSource::new(store.clone())),
         &args.data_dir,
@@ -74,7 +80,7 @@ pub async fn run_server(
     )
     .context("opening the UI's state")?;
     // One listener for both surfaces: the 1.x API paths and the UI's pages do not overlap.
-    let app = router(state).merge(ui::router(ui_state));
+    let app = router(state).merge(tasks).merge(ui::router(ui_state));
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("binding {}", args.bind))?;
@@ -93,9 +99,40 @@ pub async fn run_server(
     )
     .with_graceful_shutdown(shutdown)
     .await?;
-    tracing::info!("shutting down: flushing the store");
-    tokio::task::spawn_blocking(move || store.shutdown()).await?;
+    tracing::info!("shutting down: saving alert state, flushing the store");
+    tokio::task::spawn_blocking(move || {
+        alerter.shutdown();
+        store.shutdown();
+    })
+    .await?;
     Ok(())
+}
+
+/// Alert log handlers may write only under this directory of the data directory.
+pub const ALERT_DIR: &str = "alerts";
+
+/// The alerter: task definitions and state in `alerter.db` next to the store.
+pub fn open_alerter(
+    data_dir: &std::path::Path,
+    store: Store,
+) -> anyhow::Result<alerter::engine::Engine> {
+    let alert_dir = std::path::absolute(data_dir.join(ALERT_DIR))?;
+    std::fs::create_dir_all(&alert_dir)
+        .with_context(|| format!("creating {}", alert_dir.display()))?;
+    let opts = alerter::Options {
+        alert_dir: Some(alert_dir),
+        hostname: hostname(),
+        ..alerter::Options::default()
+    };
+    alerter::engine::Engine::open(data_dir, store, opts).context("starting the alerter")
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use super::serve::{Durability, ServeArgs, open_store, run_server, shutdown_signal};
+use super::serve::{
+    ALERT_DIR, Durability, ServeArgs, open_alerter, open_store, run_server, shutdown_signal,
+};
 
 #[derive(Args, Debug)]
 pub struct UpArgs {
@@ -64,6 +66,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let store = open_store(&serve_args)?;
         store.create_database(AGENT_DB).await?;
+        let alerter = open_alerter(&serve_args.data_dir, store.clone())?;
+        provision_seed_tasks(&alerter, &serve_args.data_dir)?;
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let agent_stop = agent::pipeline::Shutdown::new();
         let (agent_done_tx, agent_done_rx) = tokio::sync::oneshot::channel::<()>();
@@ -74,10 +78,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
             stop.trigger();
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), agent_done_rx).await;
         };
-        let server =
-            tokio::spawn(
-                async move { run_server(store, &serve_args, Some(ready_tx), shutdown).await },
-            );
+        let server = tokio::spawn(async move {
+            run_server(store, alerter, &serve_args, Some(ready_tx), shutdown).await
+        });
         let addr = ready_rx.await.context("the server did not start")?;
         let config = agent_config(addr, &token, &args.interval);
         let cfg = agent::validate::parse("tigk up (built-in agent)", &config, |_| None)
@@ -105,6 +108,68 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         );
         server.await?
     })
+}
+
+/// The two seed tasks of DEVELOPERS.md, exactly as written there except that they log
+/// into the data directory's alert directory (log handlers may write nowhere else).
+const SEED_TASKS: [(&str, &str, &str); 2] = [
+    (
+        "cpu_alert",
+        "alerts.log",
+        r#"dbrp "telegraf"."autogen"
+stream
+    |from()
+        .measurement('cpu')
+    |alert()
+        .crit(lambda: int("usage_idle") <  70)
+        .log('LOG_PATH')
+"#,
+    ),
+    (
+        "batch_cpu_alert",
+        "batch_alerts.log",
+        r#"dbrp "telegraf"."autogen"
+batch
+    |query('''
+        SELECT mean(usage_idle)
+        FROM "telegraf"."autogen"."cpu"
+    ''')
+        .period(5m)
+        .every(5m)
+        .groupBy(time(1m), 'cpu')
+    |alert()
+        .crit(lambda: "mean" < 70)
+        .log('LOG_PATH')
+"#,
+    ),
+];
+
+/// Defines and enables the seed tasks on the first start; later starts keep whatever the
+/// user made of them (edited, disabled or deleted tasks stay so).
+fn provision_seed_tasks(engine: &alerter::engine::Engine, data_dir: &Path) -> anyhow::Result<()> {
+    let marker = data_dir.join(".seed-tasks-provisioned");
+    if marker.exists() {
+        return Ok(());
+    }
+    let alert_dir = std::path::absolute(data_dir.join(ALERT_DIR))?;
+    for (id, file, script) in SEED_TASKS {
+        let path = alert_dir
+            .join(file)
+            .to_string_lossy()
+            .replace('\\', "\\\\")
+            .replace('\'', "\\'");
+        let req = alerter::engine::TaskRequest {
+            id: Some(id.to_string()),
+            script: Some(script.replace("LOG_PATH", &path)),
+            status: Some(alerter::engine::Status::Enabled),
+            ..Default::default()
+        };
+        engine
+            .define(req)
+            .with_context(|| format!("defining the seed task {id}"))?;
+    }
+    std::fs::write(&marker, b"")?;
+    Ok(())
 }
 
 /// The built-in agent: the sample configuration's inputs, writing to this server.

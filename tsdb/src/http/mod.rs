@@ -97,6 +97,28 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
+/// Middleware for other HTTP surfaces mounted beside this API (the Kapacitor-compatible
+/// task API): the same credentials as `/write` and `/query`, and admin rights required.
+pub async fn require_admin(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    let query = req.uri().query().unwrap_or("");
+    let param = |name: &str| {
+        query.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            (k == name).then(|| v.to_string())
+        })
+    };
+    let creds =
+        credentials::from_request(req.headers(), param("u").as_deref(), param("p").as_deref());
+    match state
+        .principal(creds)
+        .await
+        .and_then(|p| p.authorize_admin().map_err(ApiError::from))
+    {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
 async fn ping(State(_): State<ApiState>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
