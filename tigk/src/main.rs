@@ -29,6 +29,9 @@ enum Command {
     /// Manage API tokens (works offline, also while a server runs).
     #[command(subcommand)]
     Token(commands::admin::TokenCommand),
+    /// Test TICKscripts offline, or manage a server's alert tasks.
+    #[command(subcommand)]
+    Task(commands::task::TaskCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,5 +47,6 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => commands::serve::run(args),
         Command::User(cmd) => commands::admin::user(cmd),
         Command::Token(cmd) => commands::admin::token(cmd),
+        Command::Task(cmd) => commands::task::run(cmd),
     }
 }

@@ -1,3 +1,4 @@
 pub mod admin;
 pub mod serve;
+pub mod task;
 pub mod up;
