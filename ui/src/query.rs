@@ -175,9 +175,10 @@ pub fn expand_macros(raw: &str, from_ns: i64, to_ns: i64, interval_ns: i64) -> S
 /// to a familiar step and never under 10 s (the agents' default interval).
 pub fn interval_for(span_ns: i64, points: u32) -> i64 {
     const S: i64 = 1_000_000_000;
+    // Every step is a multiple of 10 s, the agents' default interval: a 15 s bucket holds
+    // one sample, then two, and a rate over bucket maxima zig-zags between 1x and 2x.
     const STEPS: &[i64] = &[
         10 * S,
-        15 * S,
         30 * S,
         60 * S,
         2 * 60 * S,
