@@ -9,5 +9,6 @@
 
 pub mod line_protocol;
 pub mod point;
+pub mod time;
 
 pub use point::{FieldType, FieldValue, FieldValueRef, Point, PointRef};
