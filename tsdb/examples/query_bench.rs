@@ -96,9 +96,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         limits: QueryLimits::default(),
         read_only_method: false,
     };
-    println!("| query | median ms | rows |");
-    println!("|---|---:|---:|");
+    println!("| query | median ms | min ms | rows |");
+    println!("|---|---:|---:|---:|");
+    // QB_ONLY=name runs one query (for profiling).
+    let only = std::env::var("QB_ONLY").ok();
     for (name, q) in QUERIES {
+        if only.as_deref().is_some_and(|o| o != *name) {
+            continue;
+        }
         let parsed = influxql::parse_query(q)?;
         let Some(influxql::Statement::Select(stmt)) = parsed.statements.first() else {
             continue;
@@ -116,7 +121,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         times.sort_by(f64::total_cmp);
         let median = times.get(times.len() / 2).copied().unwrap_or(0.0);
-        println!("| {name} | {median:.2} | {rows} |");
+        let min = times.first().copied().unwrap_or(0.0);
+        println!("| {name} | {median:.2} | {min:.2} | {rows} |");
     }
     let s = store.clone();
     tokio::task::spawn_blocking(move || s.shutdown()).await?;

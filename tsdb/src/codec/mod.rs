@@ -1,7 +1,7 @@
 //! Column-chunk codecs: one self-describing, checksummed blob per chunk of a
 //! (series, field), holding sorted unique timestamps and values of one type.
 //!
-//! Blob layout (format version 1), all integers LEB128 unless noted:
+//! Blob layout (format versions 1 and 2), all integers LEB128 unless noted:
 //!
 //! ```text
 //! version u8 | type code u8 (common::FieldType::code) | flags u8 | count
@@ -12,6 +12,11 @@
 //! values:     length-prefixed (scheme byte + payload)
 //! crc32 of all preceding bytes, u32 LE
 //! ```
+//!
+//! Version 2 adds one value scheme: pco in pages of 1024 numbers, preceded by the byte
+//! length of each page but the last, so that [`decode_range_into`] decodes only the pages
+//! a time range overlaps (about +0.008 bytes/value on the TSBS float set). Version-1
+//! blobs (pco in one page) still decode.
 //!
 //! Why this shape: the header up front, with its own checksum, lets range
 //! checks and chunk-level aggregates skip decoding and hashing the payload; the two length-prefixed sections let
@@ -31,8 +36,12 @@ mod tests;
 use common::FieldType;
 use varint::{Cursor, put_uvarint, put_uvarint128};
 
-/// Version byte written first in every blob.
-pub const FORMAT_VERSION: u8 = 1;
+/// Version byte written first in every blob. Version 2 added the paged pco value
+/// section ([`VALUES_PCO_PAGED`]); version-1 blobs still decode.
+pub const FORMAT_VERSION: u8 = 2;
+
+/// The oldest version [`decode_chunk`] and friends accept.
+const OLDEST_VERSION: u8 = 1;
 
 /// Upper bound on points per chunk. It keeps `count` in a u32 and caps the
 /// allocation a corrupt-but-checksummed header could request.
@@ -45,6 +54,9 @@ pub const DEFAULT_PCO_LEVEL: usize = 6;
 const FLAG_AGGREGATES: u8 = 1;
 const VALUES_PCO: u8 = 0;
 const VALUES_GORILLA: u8 = 1;
+/// pco in pages of [`pcodec::PAGE_N`] numbers with their byte lengths, so that a range
+/// decodes only the pages it overlaps (format version 2).
+const VALUES_PCO_PAGED: u8 = 2;
 
 /// Values of one chunk; every variant matches one InfluxDB 1.x field type.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +93,36 @@ impl Column {
             Column::Unsigned(_) => FieldType::Unsigned,
             Column::String(_) => FieldType::String,
             Column::Boolean(_) => FieldType::Boolean,
+        }
+    }
+}
+
+/// Reusable timestamps + values, the output of [`decode_range_into`] and of
+/// `Store::read_column_into`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnBuf {
+    pub times: Vec<i64>,
+    pub values: Column,
+}
+
+impl Default for ColumnBuf {
+    fn default() -> Self {
+        ColumnBuf {
+            times: Vec::new(),
+            values: Column::Float(Vec::new()),
+        }
+    }
+}
+
+impl ColumnBuf {
+    /// Empties the values, keeping their type and allocation.
+    pub fn clear_values(&mut self) {
+        match &mut self.values {
+            Column::Float(v) => v.clear(),
+            Column::Integer(v) => v.clear(),
+            Column::Unsigned(v) => v.clear(),
+            Column::String(v) => v.clear(),
+            Column::Boolean(v) => v.clear(),
         }
     }
 }
@@ -211,6 +253,25 @@ pub fn encode_chunk_with(
     values: &Column,
     opts: &EncodeOptions,
 ) -> Result<Vec<u8>, CodecError> {
+    encode_versioned(timestamps, values, opts, FORMAT_VERSION)
+}
+
+/// Writes a version-1 blob (pco values in one page), for the compatibility tests.
+#[cfg(test)]
+pub(crate) fn encode_chunk_v1(
+    timestamps: &[i64],
+    values: &Column,
+    opts: &EncodeOptions,
+) -> Result<Vec<u8>, CodecError> {
+    encode_versioned(timestamps, values, opts, 1)
+}
+
+fn encode_versioned(
+    timestamps: &[i64],
+    values: &Column,
+    opts: &EncodeOptions,
+    version: u8,
+) -> Result<Vec<u8>, CodecError> {
     let n = timestamps.len();
     if values.len() != n {
         return Err(CodecError::LengthMismatch {
@@ -225,7 +286,7 @@ pub fn encode_chunk_with(
         return Err(CodecError::Unsorted { index: i + 1 });
     }
     let mut out = Vec::with_capacity(32 + n * 2);
-    out.push(FORMAT_VERSION);
+    out.push(version);
     out.push(values.field_type().code());
     let aggregates = if opts.aggregates {
         aggregates_of(values)
@@ -256,7 +317,7 @@ pub fn encode_chunk_with(
     put_section(&mut out, &sec);
     sec.clear();
     if n > 0 {
-        encode_values(values, opts, &mut sec)?;
+        encode_values(values, opts, version >= 2, &mut sec)?;
     }
     put_section(&mut out, &sec);
     let crc = crc32(&out);
@@ -267,29 +328,34 @@ pub fn encode_chunk_with(
 fn encode_values(
     values: &Column,
     opts: &EncodeOptions,
+    paged: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), CodecError> {
-    let auto = pco::DeltaSpec::Auto;
+    fn numbers<T: pco::data_types::Number>(
+        v: &[T],
+        level: usize,
+        paged: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        if paged {
+            out.push(VALUES_PCO_PAGED);
+            pcodec::encode_paged(v, level, pco::DeltaSpec::Auto, out)
+        } else {
+            out.push(VALUES_PCO);
+            pcodec::encode(v, level, pco::DeltaSpec::Auto, out)
+        }
+    }
     match values {
         Column::Float(v) => match opts.float {
-            FloatCodec::Pco => {
-                out.push(VALUES_PCO);
-                pcodec::encode(v, opts.pco_level, auto, out)
-            }
+            FloatCodec::Pco => numbers(v, opts.pco_level, paged, out),
             FloatCodec::Gorilla => {
                 out.push(VALUES_GORILLA);
                 gorilla::encode(v, out);
                 Ok(())
             }
         },
-        Column::Integer(v) => {
-            out.push(VALUES_PCO);
-            pcodec::encode(v, opts.pco_level, auto, out)
-        }
-        Column::Unsigned(v) => {
-            out.push(VALUES_PCO);
-            pcodec::encode(v, opts.pco_level, auto, out)
-        }
+        Column::Integer(v) => numbers(v, opts.pco_level, paged, out),
+        Column::Unsigned(v) => numbers(v, opts.pco_level, paged, out),
         Column::String(v) => other::encode_strings(v, out),
         Column::Boolean(v) => {
             other::encode_bools(v, out);
@@ -336,7 +402,7 @@ fn parse(blob: &[u8], verify: Verify) -> Result<Parsed<'_>, CodecError> {
     let (body, tail) = blob.split_at(body_len);
     let mut cur = Cursor::new(body);
     let version = cur.u8()?;
-    if version != FORMAT_VERSION {
+    if !(OLDEST_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(CodecError::UnsupportedVersion(version));
     }
     let code = cur.u8()?;
@@ -492,30 +558,115 @@ fn empty_column(t: FieldType) -> Column {
 }
 
 fn decode_values(t: FieldType, sec: &[u8], n: usize) -> Result<Column, CodecError> {
-    let mut cur = Cursor::new(sec);
-    Ok(match t {
-        FieldType::Float => match cur.u8()? {
-            VALUES_PCO => Column::Float(pcodec::decode(cur.bytes(cur.remaining())?, n)?),
-            VALUES_GORILLA => Column::Float(gorilla::decode(cur.bytes(cur.remaining())?, n)?),
-            _ => return Err(CodecError::Corrupt("unknown float scheme")),
-        },
-        FieldType::Integer => {
-            expect_pco(&mut cur)?;
-            Column::Integer(pcodec::decode(cur.bytes(cur.remaining())?, n)?)
-        }
-        FieldType::Unsigned => {
-            expect_pco(&mut cur)?;
-            Column::Unsigned(pcodec::decode(cur.bytes(cur.remaining())?, n)?)
-        }
-        FieldType::String => Column::String(other::decode_strings(sec, n)?),
-        FieldType::Boolean => Column::Boolean(other::decode_bools(sec, n)?),
-    })
+    let mut col = empty_column(t);
+    decode_values_range(sec, n, 0, n, &mut col)?;
+    Ok(col)
 }
 
-fn expect_pco(cur: &mut Cursor<'_>) -> Result<(), CodecError> {
-    match cur.u8()? {
-        VALUES_PCO => Ok(()),
-        _ => Err(CodecError::Corrupt("unknown integer scheme")),
+/// Decodes the values at indexes `lo..hi` of a value section of `n` values into `col`,
+/// which must be of the section's type (its contents are replaced, its allocation kept).
+/// Paged pco sections decode only the pages overlapping the range; the other schemes
+/// decode everything and trim.
+fn decode_values_range(
+    sec: &[u8],
+    n: usize,
+    lo: usize,
+    hi: usize,
+    col: &mut Column,
+) -> Result<(), CodecError> {
+    fn numbers<T: pco::data_types::Number + Copy + Default>(
+        cur: &mut Cursor<'_>,
+        n: usize,
+        (lo, hi): (usize, usize),
+        out: &mut Vec<T>,
+        what: &'static str,
+    ) -> Result<(), CodecError> {
+        match cur.u8()? {
+            VALUES_PCO_PAGED => pcodec::decode_range(cur.bytes(cur.remaining())?, n, lo, hi, out),
+            VALUES_PCO => {
+                *out = pcodec::decode(cur.bytes(cur.remaining())?, n)?;
+                trim(out, lo, hi);
+                Ok(())
+            }
+            _ => Err(CodecError::Corrupt(what)),
+        }
+    }
+    let mut cur = Cursor::new(sec);
+    match col {
+        Column::Float(out) => {
+            let mut peek = Cursor::new(sec);
+            if peek.u8()? == VALUES_GORILLA {
+                *out = gorilla::decode(peek.bytes(peek.remaining())?, n)?;
+                trim(out, lo, hi);
+                Ok(())
+            } else {
+                numbers(&mut cur, n, (lo, hi), out, "unknown float scheme")
+            }
+        }
+        Column::Integer(out) => numbers(&mut cur, n, (lo, hi), out, "unknown integer scheme"),
+        Column::Unsigned(out) => numbers(&mut cur, n, (lo, hi), out, "unknown integer scheme"),
+        Column::String(out) => {
+            *out = other::decode_strings(sec, n)?;
+            trim(out, lo, hi);
+            Ok(())
+        }
+        Column::Boolean(out) => {
+            *out = other::decode_bools(sec, n)?;
+            trim(out, lo, hi);
+            Ok(())
+        }
+    }
+}
+
+fn trim<T>(v: &mut Vec<T>, lo: usize, hi: usize) {
+    v.truncate(hi);
+    v.drain(..lo.min(v.len()));
+}
+
+/// Decodes the points with `start <= time <= end` into `times` and `values`, replacing
+/// their contents and reusing their allocations (`values` changes variant when the
+/// chunk's type differs). Timestamps are walked without materialising those outside the
+/// range, and paged value sections decode only the pages the range overlaps, so a query
+/// over an hour of a day-long chunk costs a fraction of [`decode_chunk`]. Checks the same
+/// checksums as [`decode_chunk`].
+pub fn decode_range_into(
+    blob: &[u8],
+    start: i64,
+    end: i64,
+    times: &mut Vec<i64>,
+    values: &mut Column,
+) -> Result<(), CodecError> {
+    let p = parse(blob, Verify::All)?;
+    if values.field_type() != p.field_type {
+        *values = empty_column(p.field_type);
+    }
+    let n = p.header.count as usize;
+    if n == 0 || start > end || p.header.max_time < start || p.header.min_time > end {
+        times.clear();
+        clear_column(values);
+        return Ok(());
+    }
+    let lo = time::decode_range(
+        p.times,
+        n,
+        (start, end),
+        (p.header.min_time, p.header.max_time),
+        times,
+    )?;
+    decode_values_range(p.values, n, lo, lo + times.len(), values)?;
+    if values.len() != times.len() {
+        return Err(CodecError::Corrupt("values shorter than timestamps"));
+    }
+    Ok(())
+}
+
+fn clear_column(c: &mut Column) {
+    match c {
+        Column::Float(v) => v.clear(),
+        Column::Integer(v) => v.clear(),
+        Column::Unsigned(v) => v.clear(),
+        Column::String(v) => v.clear(),
+        Column::Boolean(v) => v.clear(),
     }
 }
 

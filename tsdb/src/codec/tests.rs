@@ -73,6 +73,63 @@ fn roundtrip(ts: &[i64], col: &Column) {
             agg.is_some(),
             opts.aggregates && !ts.is_empty() && !matches!(col, Column::String(_))
         );
+        check_ranges(&blob, ts, col);
+        // Version-1 blobs (one pco page) still decode, whole and by range.
+        let v1 = encode_chunk_v1(ts, col, opts).expect("encode v1");
+        assert_eq!(v1.first(), Some(&1));
+        let (ts1, col1) = decode_chunk(&v1).expect("decode v1");
+        assert_eq!(ts1, ts);
+        assert!(same(&col1, col), "v1 values with {opts:?}");
+        check_ranges(&v1, ts, col);
+    }
+}
+
+/// `decode_range_into` against `decode_chunk` trimmed, over ranges that start and end
+/// on, between, before and after points (so on and inside pco pages).
+fn check_ranges(blob: &[u8], ts: &[i64], col: &Column) {
+    let mut bounds = vec![
+        (i64::MIN, i64::MAX),
+        (i64::MIN, i64::MIN),
+        (i64::MAX, i64::MAX),
+    ];
+    let n = ts.len();
+    for &(i, j) in &[
+        (0, n / 3),
+        (n / 3, n / 2),
+        (n / 2, n.saturating_sub(1)),
+        (1, 2),
+        (n / 5, n / 5),
+    ] {
+        if let (Some(&a), Some(&b)) = (ts.get(i), ts.get(j)) {
+            bounds.push((a, b));
+            bounds.push((a.saturating_add(1), b.saturating_sub(1)));
+            bounds.push((a.saturating_sub(1), b.saturating_add(1)));
+            bounds.push((b, a));
+        }
+    }
+    let mut times = vec![42];
+    let mut values = Column::Boolean(vec![true]);
+    for (start, end) in bounds {
+        decode_range_into(blob, start, end, &mut times, &mut values).expect("range");
+        let lo = ts.partition_point(|&t| t < start);
+        let hi = ts.partition_point(|&t| t <= end).max(lo);
+        assert_eq!(times, &ts[lo..hi], "times in {start}..={end}");
+        let want = col.gather(&(lo..hi).collect::<Vec<_>>());
+        assert!(same(&values, &want), "values in {start}..={end}");
+    }
+}
+
+#[test]
+fn ranges_of_multi_page_chunks() {
+    let mut rng = Rng(7);
+    for n in [1023, 1024, 1025, 5000, 8640, 16384] {
+        for ts in [regular(n), irregular(n, &mut rng)] {
+            for col in sample_columns(n, &mut rng) {
+                check_ranges(&encode_chunk(&ts, &col).expect("encode"), &ts, &col);
+                let v1 = encode_chunk_v1(&ts, &col, &EncodeOptions::default()).expect("v1");
+                check_ranges(&v1, &ts, &col);
+            }
+        }
     }
 }
 
@@ -282,6 +339,7 @@ fn blobs_for_corruption() -> Vec<Vec<u8>> {
             (1, vec![5]),
             (40, irregular(40, &mut rng)),
             (300, regular(300)),
+            (2100, irregular(2100, &mut rng)),
         ] {
             for col in sample_columns(n, &mut rng) {
                 blobs.push(encode_chunk_with(&ts, &col, opts).expect("encode"));
@@ -291,13 +349,20 @@ fn blobs_for_corruption() -> Vec<Vec<u8>> {
     blobs
 }
 
-fn all_entry_points(blob: &[u8]) -> [bool; 4] {
+fn all_entry_points(blob: &[u8]) -> [bool; 5] {
     [
         decode_chunk(blob).is_err(),
         decode_timestamps(blob).is_err(),
         read_header(blob).is_err(),
         read_aggregates(blob).is_err(),
+        range_of(blob, i64::MIN, i64::MAX).is_err() && range_of(blob, 0, 0).is_err(),
     ]
+}
+
+fn range_of(blob: &[u8], start: i64, end: i64) -> Result<(Vec<i64>, Column), CodecError> {
+    let (mut t, mut v) = (Vec::new(), Column::Float(Vec::new()));
+    decode_range_into(blob, start, end, &mut t, &mut v)?;
+    Ok((t, v))
 }
 
 #[test]
@@ -306,14 +371,14 @@ fn every_truncation_is_an_error() {
         for len in 0..blob.len() {
             assert_eq!(
                 all_entry_points(&blob[..len]),
-                [true; 4],
+                [true; 5],
                 "prefix {len} of {}",
                 blob.len()
             );
         }
         let mut longer = blob.clone();
         longer.push(0);
-        assert_eq!(all_entry_points(&longer), [true; 4]);
+        assert_eq!(all_entry_points(&longer), [true; 5]);
     }
 }
 
@@ -329,6 +394,7 @@ fn bit_flips_are_errors() {
             bad[bit / 8] ^= 1 << (bit % 8);
             assert!(decode_chunk(&bad).is_err(), "flip of bit {bit}");
             assert!(decode_timestamps(&bad).is_err(), "flip of bit {bit}");
+            assert!(range_of(&bad, 0, i64::MAX).is_err(), "flip of bit {bit}");
             // Header reads skip the payload checksum, so a payload flip may pass,
             // but they must never return altered data.
             assert!(
@@ -401,6 +467,8 @@ fn damaged_blobs_with_valid_checksums_do_not_panic() {
                 decode_timestamps(&bad),
                 read_header(&bad),
                 read_aggregates(&bad),
+                range_of(&bad, i64::MIN, i64::MAX),
+                range_of(&bad, 0, 1_000_000_000_000),
             );
         }
     }

@@ -139,3 +139,123 @@ fn finish(cur: &Cursor<'_>, out: Vec<i64>) -> Result<Vec<i64>, CodecError> {
         Err(CodecError::Corrupt("trailing bytes after timestamps"))
     }
 }
+
+/// The timestamps within `[start, end]` into `out` (replacing its contents, keeping its
+/// allocation); returns the index of the first one (the number of points before `start`).
+/// Delta-of-delta runs are skipped arithmetically, so a regular section costs a few
+/// operations per run plus the points kept. The whole section is still walked, and its
+/// first and last timestamps are checked against `min`/`max` from the header.
+pub(crate) fn decode_range(
+    src: &[u8],
+    n: usize,
+    (start, end): (i64, i64),
+    (min, max): (i64, i64),
+    out: &mut Vec<i64>,
+) -> Result<usize, CodecError> {
+    out.clear();
+    let mut cur = Cursor::new(src);
+    match cur.u8()? {
+        SCHEME_PCO => {
+            let all = super::pcodec::decode::<i64>(cur.bytes(cur.remaining())?, n)?;
+            if all.first() != Some(&min) || all.last() != Some(&max) {
+                return Err(CodecError::Corrupt("timestamps disagree with header range"));
+            }
+            let lo = all.partition_point(|&t| t < start);
+            let hi = all.partition_point(|&t| t <= end).max(lo);
+            out.extend_from_slice(&all[lo..hi]);
+            Ok(lo)
+        }
+        SCHEME_DOD => {
+            let mut r = RangeOut {
+                start,
+                end,
+                below: 0,
+                out,
+            };
+            let mut seen = 0usize;
+            let mut t = cur.ivarint()?;
+            if t != min {
+                return Err(CodecError::Corrupt("timestamps disagree with header range"));
+            }
+            r.one(t);
+            seen += 1;
+            let mut delta = 0i64;
+            if n > 1 {
+                delta = cur.ivarint()?;
+                t = t.wrapping_add(delta);
+                r.one(t);
+                seen += 1;
+            }
+            while seen < n {
+                let dod = cur.ivarint()?;
+                if dod == 0 {
+                    let run = cur.len()?;
+                    if run == 0 || run > n - seen {
+                        return Err(CodecError::Corrupt("timestamp run exceeds count"));
+                    }
+                    t = r.run(t, delta, run);
+                    seen += run;
+                } else {
+                    delta = delta.wrapping_add(dod);
+                    t = t.wrapping_add(delta);
+                    r.one(t);
+                    seen += 1;
+                }
+            }
+            if !cur.is_empty() {
+                return Err(CodecError::Corrupt("trailing bytes after timestamps"));
+            }
+            if t != max {
+                return Err(CodecError::Corrupt("timestamps disagree with header range"));
+            }
+            Ok(r.below)
+        }
+        _ => Err(CodecError::Corrupt("unknown timestamp scheme")),
+    }
+}
+
+struct RangeOut<'a> {
+    start: i64,
+    end: i64,
+    below: usize,
+    out: &'a mut Vec<i64>,
+}
+
+impl RangeOut<'_> {
+    #[inline]
+    fn one(&mut self, t: i64) {
+        if t < self.start {
+            self.below += 1;
+        } else if t <= self.end {
+            self.out.push(t);
+        }
+    }
+
+    /// `run` points at `t + delta`, `t + 2 * delta`, ...; returns the last.
+    fn run(&mut self, t: i64, delta: i64, run: usize) -> i64 {
+        let last = t.wrapping_add(delta.wrapping_mul(run as i64));
+        if delta <= 0 {
+            // Only a chunk spanning most of the i64 range wraps; walk it point by point.
+            let mut x = t;
+            for _ in 0..run {
+                x = x.wrapping_add(delta);
+                self.one(x);
+            }
+            return last;
+        }
+        // Points k = 1..=run at t + k * delta, computed without overflow in i128.
+        let (t128, d) = (i128::from(t), i128::from(delta));
+        let k_lo =
+            ((i128::from(self.start) - t128 + d - 1).div_euclid(d)).clamp(1, run as i128 + 1);
+        let k_hi = ((i128::from(self.end) - t128).div_euclid(d)).clamp(0, run as i128);
+        self.below += (k_lo - 1) as usize;
+        if k_lo <= k_hi {
+            let mut x = t.wrapping_add(delta.wrapping_mul(k_lo as i64));
+            for _ in k_lo..=k_hi {
+                self.out.push(x);
+                x = x.wrapping_add(delta);
+            }
+        }
+        last
+    }
+}

@@ -4,7 +4,7 @@ use super::Store;
 use super::batch::Value;
 use super::catalog::{FieldId, SeriesId};
 use super::column::normalize;
-use crate::codec::{self, Column};
+use crate::codec::{self, Column, ColumnBuf};
 use crate::{Error, Result};
 
 impl Store {
@@ -17,6 +17,31 @@ impl Store {
         start: i64,
         end: i64,
     ) -> Result<Option<(Vec<i64>, Column)>> {
+        let mut buf = ColumnBuf::default();
+        if self.read_column_into(series, field, start, end, &mut buf)? {
+            Ok(Some((buf.times, buf.values)))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// [`Store::read_column`] into `buf`, reusing its allocations; false (and `buf`
+    /// emptied) when there are no points. Each chunk decodes only the range (see
+    /// [`codec::decode_range_into`]), and the blob is decoded straight from SQLite's
+    /// buffer; a single chunk without head points needs no merge.
+    pub fn read_column_into(
+        &self,
+        series: SeriesId,
+        field: FieldId,
+        start: i64,
+        end: i64,
+        buf: &mut ColumnBuf,
+    ) -> Result<bool> {
+        buf.times.clear();
+        buf.clear_values();
+        if start > end {
+            return Ok(false);
+        }
         // Head first, chunks second: a flush in between then shows its points twice
         // (identical, merged below) instead of not at all.
         let head = self
@@ -26,41 +51,54 @@ impl Store {
             .unwrap_or_else(|e| e.into_inner())
             .snapshot(&(series, field), start, end);
         let conn = self.reader()?;
+        map_file(&conn)?;
         let mut stmt = conn.prepare_cached(
             "SELECT data FROM chunks WHERE series_id = ?1 AND field_id = ?2 AND min_time <= ?4 AND max_time >= ?3
              ORDER BY id",
         )?;
         let mut rows = stmt.query((series, field, start, end))?;
-        let mut times: Vec<i64> = Vec::new();
-        let mut values: Option<Column> = None;
         let mut pieces = 0;
+        let mut extra: Option<ColumnBuf> = None;
         while let Some(row) = rows.next()? {
             let blob = row
                 .get_ref(0)?
                 .as_blob()
                 .map_err(|e| Error::corrupt("chunk", e.to_string()))?;
-            let (t, v) = codec::decode_chunk(blob)?;
-            append(&mut times, &mut values, t, v);
+            if pieces == 0 {
+                codec::decode_range_into(blob, start, end, &mut buf.times, &mut buf.values)?;
+            } else {
+                let more = extra.get_or_insert_with(ColumnBuf::default);
+                codec::decode_range_into(blob, start, end, &mut more.times, &mut more.values)?;
+                if buf.values.extend_from(&more.values) {
+                    buf.times.extend_from_slice(&more.times);
+                }
+            }
             pieces += 1;
         }
+        drop(rows);
+        drop(stmt);
+        drop(conn);
         if let Some((t, v)) = head {
-            append(&mut times, &mut values, t, v);
+            if pieces == 0 {
+                buf.times = t;
+                buf.values = v;
+            } else if buf.values.extend_from(&v) {
+                buf.times.extend_from_slice(&t);
+            }
             pieces += 1;
         }
-        let Some(values) = values else {
-            return Ok(None);
-        };
-        let sorted_single = pieces == 1 && times.windows(2).all(|w| w[0] < w[1]);
-        let (t, v) = if sorted_single && times.first() >= Some(&start) && times.last() <= Some(&end)
-        {
-            (times, values)
-        } else {
-            normalize(&times, &values, start, end)
-        };
-        if t.is_empty() {
-            return Ok(None);
+        // One piece is sorted and within the range already (chunks by construction,
+        // the head snapshot by `snapshot`'s contract, checked here all the same).
+        let sorted_single = pieces == 1
+            && buf.times.windows(2).all(|w| w[0] < w[1])
+            && buf.times.first().is_none_or(|&t| t >= start)
+            && buf.times.last().is_none_or(|&t| t <= end);
+        if !sorted_single {
+            let (t, v) = normalize(&buf.times, &buf.values, start, end);
+            buf.times = t;
+            buf.values = v;
         }
-        Ok(Some((t, v)))
+        Ok(!buf.times.is_empty())
     }
 
     /// The newest point of a column, for `last()` and lastpoint queries. Served from the
@@ -151,16 +189,14 @@ impl Store {
     }
 }
 
-fn append(times: &mut Vec<i64>, values: &mut Option<Column>, t: Vec<i64>, v: Column) {
-    match values {
-        None => {
-            *times = t;
-            *values = Some(v);
-        }
-        Some(acc) => {
-            if acc.extend_from(&v) {
-                times.extend_from_slice(&t);
-            }
-        }
-    }
+/// Lets SQLite read chunk pages through a memory map of up to 1 GiB of the file. A chunk
+/// blob spans dozens of 1 KiB overflow pages, which SQLite otherwise reads with one
+/// `pread` each: over half of the time of a query reading 80 columns. The pragma is a
+/// no-op once the connection has this limit (SQLite compares it) and the statement is
+/// cached, so it costs about a microsecond per read.
+fn map_file(conn: &rusqlite::Connection) -> Result<()> {
+    let mut stmt = conn.prepare_cached("PRAGMA main.mmap_size = 1073741824")?;
+    let mut rows = stmt.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(())
 }

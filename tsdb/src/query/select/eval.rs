@@ -1,6 +1,7 @@
 //! Reading a series' columns, joining them into rows, and evaluating expressions on rows.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use influxql::{BinaryOp, DataType, Expr};
 
@@ -15,18 +16,25 @@ use crate::storage::SeriesId;
 /// Columns of one series, by field name.
 pub type Columns = HashMap<String, (Vec<i64>, Column)>;
 
-/// Counts points read against `QueryLimits::max_points`.
+/// Counts points read against `QueryLimits::max_points`; shared by the threads of a query.
 pub struct Budget {
-    pub left: usize,
+    left: AtomicUsize,
 }
 
 impl Budget {
-    pub fn take(&mut self, n: usize) -> Result<(), QueryError> {
-        if n > self.left {
-            return Err(QueryError::new("max-select-point limit exceeded"));
+    pub fn new(limit: usize) -> Budget {
+        Budget {
+            left: AtomicUsize::new(limit),
         }
-        self.left -= n;
-        Ok(())
+    }
+
+    pub fn take(&self, n: usize) -> Result<(), QueryError> {
+        self.left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(n)
+            })
+            .map(|_| ())
+            .map_err(|_| QueryError::new("max-select-point limit exceeded"))
     }
 }
 
@@ -38,7 +46,7 @@ pub fn load(
     fields: &[String],
     lo: i64,
     hi: i64,
-    budget: &mut Budget,
+    budget: &Budget,
 ) -> Result<Columns, QueryError> {
     let mut out = Columns::new();
     if lo > hi {

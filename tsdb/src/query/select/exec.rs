@@ -145,7 +145,7 @@ pub fn filtered_rows(
     lo: i64,
     hi: i64,
     regexes: &Regexes,
-    budget: &mut Budget,
+    budget: &Budget,
 ) -> Result<(Vec<String>, Rows, Vec<usize>), QueryError> {
     let mut fields: Vec<String> = drivers.to_vec();
     if let Some(f) = &s.filter {
@@ -253,7 +253,7 @@ pub fn raw_group(
     plan: &Plan,
     g: &Group,
     regexes: &Regexes,
-    budget: &mut Budget,
+    budget: &Budget,
 ) -> Result<Vec<(i64, Vec<Cell>)>, QueryError> {
     let Some(m) = plan.measurements.get(g.meas) else {
         return Ok(Vec::new());
@@ -314,7 +314,7 @@ pub fn raw_transform_group(
     plan: &Plan,
     g: &Group,
     regexes: &Regexes,
-    budget: &mut Budget,
+    budget: &Budget,
 ) -> Result<Vec<(i64, Vec<Cell>)>, QueryError> {
     let Some(m) = plan.measurements.get(g.meas) else {
         return Ok(Vec::new());

@@ -9,6 +9,7 @@
 mod aggregate;
 mod eval;
 mod exec;
+mod par;
 mod plan;
 mod transform;
 mod tz;
@@ -47,9 +48,7 @@ pub fn execute(
     if stmt.slimit > 0 {
         groups.truncate(usize::try_from(stmt.slimit).unwrap_or(usize::MAX));
     }
-    let mut budget = Budget {
-        left: ctx.limits.max_points,
-    };
+    let budget = Budget::new(ctx.limits.max_points);
     let zone = match &stmt.timezone {
         Some(name) => tz::Zone::load(name)
             .ok_or_else(|| QueryError::new(format!("unable to find time zone {name}")))?,
@@ -70,24 +69,44 @@ pub fn execute(
         }
         _ => None,
     };
+    // Aggregates of different groups are independent: compute them on every core, then
+    // assemble in group order.
+    let mut done: Option<std::vec::IntoIter<Result<Vec<exec::Row>, QueryError>>> = None;
+    if let (Mode::Aggregate, Some(b), true) = (plan.mode, &buckets, groups.len() > 1) {
+        let rows = par::map(groups.len(), |i| {
+            if started.elapsed() > ctx.limits.timeout {
+                return Err(QueryError::new("query timeout"));
+            }
+            let Some(g) = groups.get(i) else {
+                return Ok(Vec::new());
+            };
+            window::aggregate_group(store, &plan, g, b, &regexes, &budget)
+        });
+        done = Some(rows.into_iter());
+    }
     let mut out = Vec::new();
     let mut total_rows = 0usize;
     for g in &groups {
-        if started.elapsed() > ctx.limits.timeout {
-            return Err(QueryError::new("query timeout"));
-        }
-        let mut rows = match (plan.mode, &buckets) {
-            (Mode::Raw, _) => exec::raw_group(store, &plan, g, &regexes, &mut budget)?,
-            (Mode::RawTransform, _) => {
-                exec::raw_transform_group(store, &plan, g, &regexes, &mut budget)?
+        let mut rows = if let Some(done) = done.as_mut() {
+            done.next()
+                .unwrap_or_else(|| Err(QueryError::new("missing group result")))?
+        } else {
+            if started.elapsed() > ctx.limits.timeout {
+                return Err(QueryError::new("query timeout"));
             }
-            (Mode::Aggregate, Some(b)) => {
-                window::aggregate_group(store, &plan, g, b, &regexes, &mut budget)?
+            match (plan.mode, &buckets) {
+                (Mode::Raw, _) => exec::raw_group(store, &plan, g, &regexes, &budget)?,
+                (Mode::RawTransform, _) => {
+                    exec::raw_transform_group(store, &plan, g, &regexes, &budget)?
+                }
+                (Mode::Aggregate, Some(b)) => {
+                    window::aggregate_group(store, &plan, g, b, &regexes, &budget)?
+                }
+                (Mode::Multi, Some(b)) => {
+                    window::multi_group(store, &plan, g, b, &regexes, &budget)?
+                }
+                _ => Vec::new(),
             }
-            (Mode::Multi, Some(b)) => {
-                window::multi_group(store, &plan, g, b, &regexes, &mut budget)?
-            }
-            _ => Vec::new(),
         };
         exec::order_and_limit(&mut rows, stmt);
         if rows.is_empty() {

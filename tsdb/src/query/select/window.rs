@@ -9,6 +9,7 @@ use influxql::{DataType, Fill, SelectStatement};
 use super::aggregate::{Acc, Pt, finish_multi};
 use super::eval::{self, Budget};
 use super::exec::{Group, filtered_rows, numeric_check};
+use super::par;
 use super::plan::{Func, MeasRef, Mode, Output, Plan, TransformInput, func_name};
 use super::transform;
 use super::value::{Value, column_value};
@@ -209,7 +210,7 @@ fn feed(
     b: &Buckets,
     accs: &mut [Vec<Acc>],
     regexes: &Regexes,
-    budget: &mut Budget,
+    budget: &Budget,
 ) -> Result<(), QueryError> {
     let mut fields: Vec<String> = Vec::new();
     for c in &plan.calls {
@@ -225,7 +226,30 @@ fn feed(
     // last() without GROUP BY time: each column's newest point, unless it lies past the
     // upper bound (then the column is read).
     let last_only = b.interval == 0 && plan.calls.iter().all(|c| c.func == Func::Last);
-    for (si, s) in g.series.iter().enumerate() {
+    // Series without a field filter are read in waves of up to WAVE_COLUMNS columns,
+    // decoded in parallel and fed in series order, so results do not depend on threads.
+    let wave_series = if last_only {
+        1
+    } else {
+        (WAVE_COLUMNS / fields.len().max(1)).max(1)
+    };
+    let mut si = 0;
+    while si < g.series.len() {
+        let Some(s) = g.series.get(si) else { break };
+        if s.filter.is_none() && !last_only {
+            let mut end = si + 1;
+            while end < g.series.len()
+                && end - si < wave_series
+                && g.series.get(end).is_some_and(|s| s.filter.is_none())
+            {
+                end += 1;
+            }
+            feed_wave(store, plan, g, m, b, &fields, si..end, accs, budget)?;
+            si = end;
+            continue;
+        }
+        si += 1;
+        let si = si - 1;
         if last_only && s.filter.is_none() {
             let mut fallback = false;
             for (ci, c) in plan.calls.iter().enumerate() {
@@ -255,29 +279,7 @@ fn feed(
             }
         }
         if s.filter.is_none() {
-            let cols = eval::load(store, m, s.id, &fields, b.read_lo, b.read_hi, budget)?;
-            for (ci, c) in plan.calls.iter().enumerate() {
-                let (Some((times, col)), Some(acc)) = (cols.get(&c.field), accs.get_mut(ci)) else {
-                    continue;
-                };
-                match col {
-                    Column::Float(vals) => feed_float(b, c.func, times, vals, acc, si),
-                    _ => {
-                        for (i, t) in times.iter().enumerate() {
-                            if let Some(a) = b.index(*t).and_then(|k| acc.get_mut(k)) {
-                                a.push(
-                                    c.func,
-                                    Pt {
-                                        time: *t,
-                                        value: column_value(col, i),
-                                        series: si,
-                                    },
-                                );
-                            }
-                        }
-                    }
-                }
-            }
+            feed_wave(store, plan, g, m, b, &fields, si..si + 1, accs, budget)?;
         } else {
             let (_, rows, keep) =
                 filtered_rows(store, m, s, &fields, b.read_lo, b.read_hi, regexes, budget)?;
@@ -306,6 +308,97 @@ fn feed(
         }
     }
     Ok(())
+}
+
+/// Columns decoded at once by [`feed_wave`]: enough to keep every core busy, few enough
+/// that a wave's buffers stay small.
+const WAVE_COLUMNS: usize = 32;
+
+/// Reads `fields` of the series `range` (all without a field filter) in parallel, then
+/// feeds them to the calls in series order.
+#[allow(clippy::too_many_arguments)]
+fn feed_wave(
+    store: &Store,
+    plan: &Plan,
+    g: &Group,
+    m: &MeasRef,
+    b: &Buckets,
+    fields: &[String],
+    range: std::ops::Range<usize>,
+    accs: &mut [Vec<Acc>],
+    budget: &Budget,
+) -> Result<(), QueryError> {
+    let mut jobs = Vec::new();
+    for si in range {
+        let Some(s) = g.series.get(si) else { continue };
+        for (fi, f) in fields.iter().enumerate() {
+            if let Some(def) = m.fields.get(f) {
+                jobs.push((si, s.id, fi, def.id));
+            }
+        }
+    }
+    let read = par::map(jobs.len(), |j| {
+        let (_, id, _, field) = jobs[j];
+        let mut buf = par::take();
+        match store.read_column_into(id, field, b.read_lo, b.read_hi, &mut buf) {
+            Ok(_) => Ok(buf),
+            Err(e) => {
+                par::give(buf);
+                Err(e)
+            }
+        }
+    });
+    let mut failed: Option<QueryError> = None;
+    for (&(si, _, fi, _), r) in jobs.iter().zip(read) {
+        let buf = match r {
+            Ok(buf) => buf,
+            Err(e) => {
+                failed.get_or_insert(e.into());
+                continue;
+            }
+        };
+        if failed.is_none() && !buf.times.is_empty() {
+            if let Err(e) = budget.take(buf.times.len()) {
+                failed = Some(e);
+            } else {
+                let field = fields.get(fi);
+                for (ci, c) in plan.calls.iter().enumerate() {
+                    if Some(&c.field) != field {
+                        continue;
+                    }
+                    let Some(acc) = accs.get_mut(ci) else {
+                        continue;
+                    };
+                    feed_column(b, c.func, &buf.times, &buf.values, acc, si);
+                }
+            }
+        }
+        par::give(buf);
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn feed_column(b: &Buckets, func: Func, times: &[i64], col: &Column, acc: &mut [Acc], si: usize) {
+    match col {
+        Column::Float(vals) => feed_float(b, func, times, vals, acc, si),
+        _ => {
+            for (i, t) in times.iter().enumerate() {
+                if let Some(a) = b.index(*t).and_then(|k| acc.get_mut(k)) {
+                    a.push(
+                        func,
+                        Pt {
+                            time: *t,
+                            value: column_value(col, i),
+                            series: si,
+                        },
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// Feeds a float column bucket by bucket: one binary search per bucket instead of a
@@ -394,7 +487,7 @@ pub fn aggregate_group(
     g: &Group,
     b: &Buckets,
     regexes: &Regexes,
-    budget: &mut Budget,
+    budget: &Budget,
 ) -> Result<Vec<(i64, Vec<Cell>)>, QueryError> {
     let Some(m) = plan.measurements.get(g.meas) else {
         return Ok(Vec::new());
@@ -541,7 +634,7 @@ pub fn multi_group(
     g: &Group,
     b: &Buckets,
     regexes: &Regexes,
-    budget: &mut Budget,
+    budget: &Budget,
 ) -> Result<Vec<(i64, Vec<Cell>)>, QueryError> {
     let Some(m) = plan.measurements.get(g.meas) else {
         return Ok(Vec::new());
