@@ -160,10 +160,7 @@ pub async fn execute(
             ..
         } => {
             let filter = tag_filter(condition, ctx)?;
-            let db = database_of(database.as_deref(), ctx)?;
-            p.authorize_read(&db).map_err(auth)?;
-            let cat = store.catalog();
-            let rp_id = default_rp(&cat, &db, ctx)?;
+            let (cat, rp_id) = read_scope(store, database.as_deref(), ctx)?;
             let matcher = with_measurement
                 .as_ref()
                 .map(|m| NameMatcher::new(&m.name))
@@ -195,10 +192,7 @@ pub async fn execute(
             ..
         } => {
             let filter = tag_filter(condition, ctx)?;
-            let db = database_of(database.as_deref(), ctx)?;
-            p.authorize_read(&db).map_err(auth)?;
-            let cat = store.catalog();
-            let rp_id = default_rp(&cat, &db, ctx)?;
+            let (cat, rp_id) = read_scope(store, database.as_deref(), ctx)?;
             let mut out = Vec::new();
             for mid in measurements(&cat, rp_id, sources)? {
                 let m = &cat.measurements[&mid];
@@ -230,10 +224,7 @@ pub async fn execute(
             ..
         } => {
             let filter = tag_filter(condition, ctx)?;
-            let db = database_of(database.as_deref(), ctx)?;
-            p.authorize_read(&db).map_err(auth)?;
-            let cat = store.catalog();
-            let rp_id = default_rp(&cat, &db, ctx)?;
+            let (cat, rp_id) = read_scope(store, database.as_deref(), ctx)?;
             let key_matcher = KeyMatcher::new(key)?;
             let mut out = Vec::new();
             for mid in measurements(&cat, rp_id, sources)? {
@@ -271,10 +262,7 @@ pub async fn execute(
             offset,
             ..
         } => {
-            let db = database_of(database.as_deref(), ctx)?;
-            p.authorize_read(&db).map_err(auth)?;
-            let cat = store.catalog();
-            let rp_id = default_rp(&cat, &db, ctx)?;
+            let (cat, rp_id) = read_scope(store, database.as_deref(), ctx)?;
             let mut out = Vec::new();
             for mid in measurements(&cat, rp_id, sources)? {
                 let m = &cat.measurements[&mid];
@@ -296,10 +284,7 @@ pub async fn execute(
             ..
         } => {
             let filter = tag_filter(condition, ctx)?;
-            let db = database_of(database.as_deref(), ctx)?;
-            p.authorize_read(&db).map_err(auth)?;
-            let cat = store.catalog();
-            let rp_id = default_rp(&cat, &db, ctx)?;
+            let (cat, rp_id) = read_scope(store, database.as_deref(), ctx)?;
             let mut keys: Vec<&str> = Vec::new();
             for mid in measurements(&cat, rp_id, sources)? {
                 let m = &cat.measurements[&mid];
@@ -493,11 +478,21 @@ fn database_of(explicit: Option<&str>, ctx: &QueryContext) -> Result<String, Que
         .ok_or_else(|| QueryError::new("database name required"))
 }
 
-fn default_rp(cat: &Catalog, db: &str, ctx: &QueryContext) -> Result<RpId, QueryError> {
-    Ok(cat
-        .retention_policy(db, ctx.retention_policy.as_deref())?
+/// What every SHOW over one database needs: the database (`ON db` or the `db` parameter)
+/// checked for read access, the catalog, and the retention policy (`rp` or the default).
+fn read_scope<'a>(
+    store: &'a Store,
+    database: Option<&str>,
+    ctx: &QueryContext,
+) -> Result<(std::sync::RwLockReadGuard<'a, Catalog>, RpId), QueryError> {
+    let db = database_of(database, ctx)?;
+    ctx.principal.authorize_read(&db).map_err(auth)?;
+    let cat = store.catalog();
+    let rp_id = cat
+        .retention_policy(&db, ctx.retention_policy.as_deref())?
         .1
-        .id)
+        .id;
+    Ok((cat, rp_id))
 }
 
 /// The tag part of a SHOW statement's WHERE (1.x ignores time there).
