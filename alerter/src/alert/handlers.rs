@@ -410,6 +410,36 @@ fn append_line(path: &Path, mode: u32, line: &str) -> Result<(), String> {
         .map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
+/// How much of a log file's end [`log_has_line`] reads: an in-doubt line was the
+/// last one its worker appended before a crash, so it sits near the end (other
+/// handlers appending to the same file since are few lines each).
+const IN_DOUBT_TAIL: u64 = 8 << 20;
+
+/// Whether the log file already ends with, or has near its end, exactly this JSON
+/// line. Used for deliveries in doubt after a crash: appending and recording the
+/// delivery are two steps, and a `kill -9` between them must not repeat the line.
+/// Replayed events render byte-identical JSON, so an exact match is the same event.
+pub fn log_has_line(spec: &HandlerSpec, json: &str) -> bool {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let HandlerSpec::Log { path, .. } = spec else {
+        return false;
+    };
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(IN_DOUBT_TAIL);
+    if f.seek(SeekFrom::Start(start)).is_err() {
+        return false;
+    }
+    let mut buf = Vec::new();
+    if f.read_to_end(&mut buf).is_err() {
+        return false;
+    }
+    // Lines are whole: each is appended with one write of the full line.
+    buf.split(|b| *b == b'\n').any(|l| l == json.as_bytes())
+}
+
 /// Counters of one handler.
 #[derive(Debug, Default)]
 pub struct HandlerStats {
@@ -528,6 +558,24 @@ impl Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_line_in_doubt_is_found_only_when_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = HandlerSpec::Log {
+            path: dir.path().join("a.log"),
+            mode: 0o644,
+        };
+        assert!(!log_has_line(&spec, "{\"id\":\"x\"}"), "no file yet");
+        let HandlerSpec::Log { path, .. } = &spec else {
+            return;
+        };
+        append_line(path, 0o644, "{\"id\":\"x\"}\n").expect("append");
+        append_line(path, 0o644, "{\"id\":\"y\"}\n").expect("append");
+        assert!(log_has_line(&spec, "{\"id\":\"x\"}"));
+        assert!(!log_has_line(&spec, "{\"id\":\"z\"}"));
+        assert!(!log_has_line(&spec, "{\"id\":"), "whole lines only");
+    }
 
     #[test]
     fn guard() {

@@ -26,6 +26,9 @@ pub(crate) struct OutboxRow {
     pub node: String,
     pub handler: i64,
     pub json: String,
+    /// Delivery attempts started before; > 0 means an earlier attempt may have
+    /// succeeded without being recorded (a crash between delivery and [`Db::finish`]).
+    pub attempts: i64,
 }
 
 fn insert_events(
@@ -187,7 +190,7 @@ impl Db {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT rowid, node, handler, json FROM outbox
+                "SELECT rowid, node, handler, json, attempts FROM outbox
                  WHERE task = ?1 AND node = ?2 AND handler = ?3 AND delivered = 0 ORDER BY rowid LIMIT ?4",
             )
             .map_err(db_err)?;
@@ -198,6 +201,7 @@ impl Db {
                     node: r.get(1)?,
                     handler: r.get(2)?,
                     json: r.get(3)?,
+                    attempts: r.get(4)?,
                 })
             })
             .map_err(db_err)?
@@ -206,19 +210,32 @@ impl Db {
         Ok(rows)
     }
 
-    /// Marks a delivery done, or counts a failed attempt (given up after `max` tries).
+    /// Records that a delivery attempt starts, before it is made: after a crash a row
+    /// with attempts > 0 is "in doubt" and the worker checks before delivering again.
+    pub(crate) fn begin(&self, rowid: i64) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET attempts = attempts + 1 WHERE rowid = ?1",
+                [rowid],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Marks a delivery done, or a failed attempt (given up after `max` attempts, as
+    /// counted by [`Db::begin`]).
     pub(crate) fn finish(&self, rowid: i64, ok: bool, max_attempts: i64) -> Result<(), Error> {
-        let sql = if ok {
-            "UPDATE outbox SET delivered = 1, attempts = attempts + 1 WHERE rowid = ?1"
-        } else {
-            "UPDATE outbox SET attempts = attempts + 1,
-                 delivered = CASE WHEN attempts + 1 >= ?2 THEN 2 ELSE 0 END WHERE rowid = ?1"
-        };
         if ok {
-            self.conn.execute(sql, [rowid]).map_err(db_err)?;
+            self.conn
+                .execute("UPDATE outbox SET delivered = 1 WHERE rowid = ?1", [rowid])
+                .map_err(db_err)?;
         } else {
             self.conn
-                .execute(sql, params![rowid, max_attempts])
+                .execute(
+                    "UPDATE outbox SET delivered = CASE WHEN attempts >= ?2 THEN 2 ELSE 0 END
+                     WHERE rowid = ?1",
+                    params![rowid, max_attempts],
+                )
                 .map_err(db_err)?;
         }
         Ok(())
@@ -275,6 +292,8 @@ mod tests {
         );
         let rows = db.pending("t", "alert2", 0, 10)?;
         assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].attempts, 0);
+        db.begin(rows[0].rowid)?;
         db.finish(rows[0].rowid, true, 5)?;
         assert_eq!(
             db.commit_step("t", "s", 6, "{}", &[(event(1), 2)])?,
@@ -283,6 +302,7 @@ mod tests {
         );
         assert_eq!(db.pending("t", "alert2", 0, 10)?.len(), 1);
         for _ in 0..5 {
+            db.begin(rows[1].rowid)?;
             db.finish(rows[1].rowid, false, 5)?;
         }
         assert!(

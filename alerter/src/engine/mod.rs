@@ -374,13 +374,23 @@ impl Engine {
         };
         let saved = lock(&self.inner.db).load_state(id, &def.script)?;
         let mut start_seq = tsdb::storage::WriteLog::committed_seq(&self.inner.store);
+        let mut resumed = false;
         if let Some((s, state)) = saved {
             let st: BTreeMap<usize, serde_json::Value> =
                 serde_json::from_str(&state).map_err(|e| Error::State(e.to_string()))?;
             task.restore(st)?;
             if resume {
                 start_seq = s;
+                resumed = true;
             }
+        }
+        if !resumed {
+            // Record where the task starts before it processes anything: otherwise a
+            // crash before its first periodic save would restart it at the newest write,
+            // skipping what it had already seen (window contents lost, events missed).
+            let state =
+                serde_json::to_string(&task.snapshot()).map_err(|e| Error::State(e.to_string()))?;
+            lock(&self.inner.db).commit_step(id, &def.script, start_seq, &state, &[])?;
         }
         *lock(&error) = String::new();
         let task = Arc::new(Mutex::new(task));

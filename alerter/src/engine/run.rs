@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::{Inner, SUBSCRIBER, TaskDef, lock, now_ns};
 use crate::alert::AlertEvent;
-use crate::alert::handlers::{HandlerSpec, deliver_once};
+use crate::alert::handlers::{HandlerSpec, deliver_once, log_has_line};
 use crate::batch::{QuerySpec, StoreSource};
 use crate::error::Error;
 use crate::runtime::Task;
@@ -320,6 +320,21 @@ async fn outbox_worker(
         }
         let mut failed = false;
         for row in rows {
+            // A row tried before may have been delivered just before a crash; a log
+            // line can be checked, so it is not appended twice. Other handlers cannot
+            // tell and deliver again (at least once).
+            if row.attempts > 0 && log_has_line(&spec, &row.json) {
+                if let Err(e) = lock(&inner.db).finish(row.rowid, true, MAX_ATTEMPTS) {
+                    tracing::warn!(task = %task, "updating the outbox: {e}");
+                }
+                continue;
+            }
+            if let Err(e) = lock(&inner.db).begin(row.rowid) {
+                // Without the mark a crash after delivery would repeat it; retry later.
+                tracing::warn!(task = %task, "updating the outbox: {e}");
+                failed = true;
+                break;
+            }
             let ok = match deliver_once(&spec, &row.json, &inner.opts).await {
                 Ok(()) => true,
                 Err(e) => {
