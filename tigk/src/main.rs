@@ -22,7 +22,15 @@ enum Command {
     /// an admin user and prints its password).
     Up(commands::up::UpArgs),
     /// Run the server (InfluxDB 1.x API) on the given address.
-    Serve(commands::serve::ServeArgs),
+    Serve(commands::serve::ServeCli),
+    /// Print a commented default configuration file for `tigk serve --config`.
+    Config,
+    /// Check a configuration file, and that the data directory's stored tasks compile.
+    Validate(commands::config::ValidateArgs),
+    /// Copy a running (or stopped) server's databases into a directory, consistently.
+    Backup(commands::backup::BackupArgs),
+    /// Restore a backup into an empty data directory (the server must be stopped).
+    Restore(commands::backup::RestoreArgs),
     /// Manage users (works offline, also while a server runs).
     #[command(subcommand)]
     User(commands::admin::UserCommand),
@@ -45,6 +53,10 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Up(args) => commands::up::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Config => commands::config::print_default(),
+        Command::Validate(args) => commands::config::validate(args),
+        Command::Backup(args) => commands::backup::backup(args),
+        Command::Restore(args) => commands::backup::restore(args),
         Command::User(cmd) => commands::admin::user(cmd),
         Command::Token(cmd) => commands::admin::token(cmd),
         Command::Task(cmd) => commands::task::run(cmd),

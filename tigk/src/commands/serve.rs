@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use tsdb::http::metrics::Metrics;
 use tsdb::http::{ApiState, router};
+
+use super::config::ServerConfig;
 use tsdb::{Store, StoreOptions};
 
 #[derive(Args, Debug, Clone)]
@@ -32,19 +35,76 @@ pub enum Durability {
     Normal,
 }
 
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+/// `tigk serve`'s command line: every flag is optional so that a flag given overrides the
+/// configuration file and one not given does not.
+#[derive(Args, Debug, Clone)]
+pub struct ServeCli {
+    /// Configuration file (TOML; `tigk config` prints a commented default).
+    #[arg(long, env = "TIGK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8086].
+    #[arg(long, env = "TIGK_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// Directory holding the store [default: ./tigk-data].
+    #[arg(long, env = "TIGK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Turn authentication off. Refused unless bound to a loopback address.
+    #[arg(long)]
+    pub no_auth: bool,
+    /// `full`: a 204 survives power loss (fsync per commit). `normal`: survives a crash of
+    /// tigk but may lose the last commits on power loss; faster [default: full].
+    #[arg(long, value_enum)]
+    pub durability: Option<Durability>,
+}
+
+impl ServeCli {
+    /// The configuration file (or the defaults) with this command line's flags applied.
+    pub fn resolve(&self) -> anyhow::Result<(ServeArgs, ServerConfig)> {
+        let mut cfg = match &self.config {
+            Some(path) => super::config::load(path)?,
+            None => ServerConfig::default(),
+        };
+        if let Some(b) = self.bind {
+            cfg.bind = b;
+        }
+        if let Some(d) = &self.data_dir {
+            cfg.data_dir = d.clone();
+        }
+        if let Some(d) = self.durability {
+            cfg.durability = d;
+        }
+        if self.no_auth {
+            cfg.auth = false;
+        }
+        let args = ServeArgs {
+            bind: cfg.bind,
+            data_dir: cfg.data_dir.clone(),
+            no_auth: !cfg.auth,
+            durability: cfg.durability,
+        };
+        Ok((args, cfg))
+    }
+}
+
+pub fn run(cli: ServeCli) -> anyhow::Result<()> {
+    let (args, cfg) = cli.resolve()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = open_store(&args)?;
-        let alerter = open_alerter(&args.data_dir, store.clone())?;
-        run_server(store, alerter, &args, None, shutdown_signal()).await
+        let store = open_store_with(&args, &cfg)?;
+        let alerter = open_alerter_with(&cfg, store.clone())?;
+        run_server_with(store, alerter, &args, &cfg, None, shutdown_signal()).await
     })
 }
 
 /// Opens the store as `args` say, refusing `--no-auth` off loopback.
 pub fn open_store(args: &ServeArgs) -> anyhow::Result<Store> {
+    open_store_with(args, &ServerConfig::default())
+}
+
+/// Opens the store with the configuration's limits; `args` decide durability and auth.
+pub fn open_store_with(args: &ServeArgs, cfg: &ServerConfig) -> anyhow::Result<Store> {
     if args.no_auth && !args.bind.ip().is_loopback() {
         bail!(
             "--no-auth is only allowed on a loopback address (got {})",
@@ -53,7 +113,7 @@ pub fn open_store(args: &ServeArgs) -> anyhow::Result<Store> {
     }
     let options = StoreOptions {
         synchronous_full: args.durability == Durability::Full,
-        ..StoreOptions::default()
+        ..cfg.store.clone()
     };
     Store::open(&args.data_dir, options)
         .with_context(|| format!("opening the store in {}", args.data_dir.display()))
@@ -68,7 +128,29 @@ pub async fn run_server(
     ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let state = ApiState::new(store.clone(), !args.no_auth);
+    run_server_with(
+        store,
+        alerter,
+        args,
+        &ServerConfig::default(),
+        ready,
+        shutdown,
+    )
+    .await
+}
+
+/// [`run_server`] with a configuration's HTTP limits and /metrics setting.
+pub async fn run_server_with(
+    store: Store,
+    alerter: alerter::engine::Engine,
+    args: &ServeArgs,
+    cfg: &ServerConfig,
+    ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let mut state = ApiState::new(store.clone(), !args.no_auth);
+    state.limits = Arc::new(cfg.http.clone());
+    let metrics = Metrics::default();
     let tasks = alerter::api::router(alerter.clone()).layer(axum::middleware::from_fn_with_state(
         state.clone(),
         tsdb::http::require_admin,
@@ -80,7 +162,16 @@ pub async fn run_server(
     )
     .context("opening the UI's state")?;
     // One listener for both surfaces: the 1.x API paths and the UI's pages do not overlap.
-    let app = router(state).merge(tasks).merge(ui::router(ui_state));
+    let app = router(state.clone())
+        .merge(metrics.router(state, cfg.metrics_public))
+        .merge(tasks)
+        .merge(ui::router(ui_state));
+    let app = metrics.instrument(app);
+    let stopping = metrics.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stopping.begin_shutdown();
+    };
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("binding {}", args.bind))?;
@@ -125,6 +216,19 @@ pub fn open_alerter(
         ..alerter::Options::default()
     };
     alerter::engine::Engine::open(data_dir, store, opts).context("starting the alerter")
+}
+
+/// The alerter with the configuration's handler allow-list and delivery settings.
+pub fn open_alerter_with(
+    cfg: &ServerConfig,
+    store: Store,
+) -> anyhow::Result<alerter::engine::Engine> {
+    let mut opts = super::config::alerter_options(cfg)?;
+    let alert_dir = opts.alert_dir.clone().unwrap_or_default();
+    std::fs::create_dir_all(&alert_dir)
+        .with_context(|| format!("creating {}", alert_dir.display()))?;
+    opts.hostname = hostname();
+    alerter::engine::Engine::open(&cfg.data_dir, store, opts).context("starting the alerter")
 }
 
 fn hostname() -> String {

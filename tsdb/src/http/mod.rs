@@ -5,6 +5,7 @@
 mod credentials;
 mod error;
 mod format;
+pub mod metrics;
 mod query;
 mod write;
 

@@ -24,6 +24,7 @@ mod maintenance;
 mod options;
 mod read;
 mod schema;
+mod stats;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,7 @@ pub use column::normalize;
 pub use log::{WriteEntry, WriteLog};
 pub use options::StoreOptions;
 pub use schema::FORMAT_VERSION;
+pub use stats::{Health, LATENCY_BUCKETS, RequestStats, StoreStats, process_rss_bytes};
 
 use crate::{Error, Result};
 use head::Head;
