@@ -103,6 +103,22 @@ impl Acc {
                     *s += v;
                 }
             }
+            (acc @ Acc::Sel(_), Func::Max | Func::Min)
+                if vs.first().is_some_and(|v| !v.is_nan()) =>
+            {
+                // Same choice as the loop below (the earliest of the extreme values; NaN
+                // after a number never wins), in two passes the compiler vectorises.
+                let m = if func == Func::Max {
+                    vs.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b))
+                } else {
+                    vs.iter().fold(f64::INFINITY, |a, &b| a.min(b))
+                };
+                if let Some(i) = vs.iter().position(|&v| v == m)
+                    && let (Some(t), Some(v)) = (ts.get(i), vs.get(i))
+                {
+                    acc.push_f64(func, *t, *v, series);
+                }
+            }
             (acc @ Acc::Sel(_), Func::Max | Func::Min) => {
                 let max = func == Func::Max;
                 let mut best: Option<usize> = None;
@@ -405,5 +421,45 @@ pub fn finish_multi(
                 .collect()
         }
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chosen(acc: Acc) -> Option<(i64, u64)> {
+        match acc {
+            Acc::Sel(Some(p)) => Some((p.time, p.value.as_f64().map_or(0, f64::to_bits))),
+            _ => None,
+        }
+    }
+
+    /// The vectorised max/min of `push_f64_run` picks what point-by-point pushes pick.
+    #[test]
+    fn max_min_runs_match_point_by_point() {
+        let cases: Vec<Vec<f64>> = vec![
+            vec![1.0, 3.0, 3.0, 2.0],
+            vec![-0.0, 0.0, -0.0],
+            vec![0.0, -0.0],
+            vec![2.0, f64::NAN, 5.0, 5.0, f64::NAN],
+            vec![f64::NAN, 1.0, 2.0],
+            vec![f64::INFINITY, 1.0, f64::INFINITY],
+            vec![f64::NEG_INFINITY, f64::NEG_INFINITY],
+            vec![7.5],
+            (0..1000).map(|i| ((i * 7919) % 101) as f64 / 3.0).collect(),
+        ];
+        for vs in cases {
+            let ts: Vec<i64> = (0..vs.len() as i64).map(|i| 100 + i * 10).collect();
+            for func in [Func::Max, Func::Min] {
+                let mut run = Acc::new(func, None);
+                run.push_f64_run(func, &ts, &vs, 0);
+                let mut one = Acc::new(func, None);
+                for (t, v) in ts.iter().zip(&vs) {
+                    one.push_f64(func, *t, *v, 0);
+                }
+                assert_eq!(chosen(run), chosen(one), "{func:?} of {vs:?}");
+            }
+        }
     }
 }
