@@ -244,6 +244,23 @@ fn level_color(level: Level) -> RGBColor {
     }
 }
 
+/// Points drawn per chart, over all its series. A point costs about 8 bytes of SVG, so this
+/// keeps a chart near 40 KB (under the 60 KB page-weight target) whatever the range and the
+/// number of series: 100 hosts' lines share the budget instead of weighing 100 times more.
+pub const MAX_CHART_POINTS: usize = 4_000;
+
+/// Lines drawn per chart; the legend says how many more the query returned. Past this the
+/// budget leaves too few points per line to read, and the SVG would outgrow the cap.
+pub const MAX_DRAWN_SERIES: usize = 100;
+
+/// Pixel columns each of `n` series is reduced to (two points per column at most): the full
+/// width while the budget allows it, fewer for many series (20 for 100 hosts).
+pub fn columns_per_series(width: u32, n: usize) -> u32 {
+    let n = n.clamp(1, MAX_DRAWN_SERIES);
+    let budget = (MAX_CHART_POINTS / 2 / n) as u32;
+    budget.clamp(1, width.max(1))
+}
+
 const LEGEND_ROW: u32 = 15;
 const LEGEND_MAX_ROWS: usize = 8;
 const FONT: &str = "sans-serif";
@@ -413,9 +430,11 @@ fn draw(spec: &ChartSpec, series: &[Series]) -> DrawResult<String> {
     };
     let legend_h = (legend_rows as u32 * LEGEND_ROW + 6).min(spec.height / 2);
     let legend_h = if spec.legend { legend_h } else { 0 };
+    let columns = columns_per_series(spec.width, series.len());
     let segments: Vec<Vec<Vec<(i64, f64)>>> = series
         .iter()
-        .map(|s| downsample(&s.points, spec.from_ns, spec.to_ns, spec.width))
+        .take(MAX_DRAWN_SERIES)
+        .map(|s| downsample(&s.points, spec.from_ns, spec.to_ns, columns))
         .collect();
     let (y_lo, y_hi) = y_range(spec, &segments);
     let span = spec.to_ns - spec.from_ns;
@@ -546,7 +565,14 @@ fn draw_legend(
         let y = (LEGEND_MAX_ROWS as i32 + 1) * LEGEND_ROW as i32 + 2;
         let text = (FONT, 11).into_font().color(&p.fg);
         area.draw(&Text::new(
-            format!("and {} more series", series.len() - LEGEND_MAX_ROWS),
+            if series.len() > MAX_DRAWN_SERIES {
+                format!(
+                    "and {} more series (only the first {MAX_DRAWN_SERIES} are drawn)",
+                    series.len() - LEGEND_MAX_ROWS
+                )
+            } else {
+                format!("and {} more series", series.len() - LEGEND_MAX_ROWS)
+            },
             (24, y),
             text.pos(Pos::new(HPos::Left, VPos::Top)),
         ))

@@ -37,6 +37,49 @@ fn a_million_points_stay_under_60_kb() {
 }
 
 #[test]
+fn a_hundred_hosts_share_the_size_budget() {
+    // The agent overview's "by host" panels over 24 h: 100 series of 288 buckets, noisy
+    // enough that every pixel column keeps a min and a max.
+    let day = 86_400_000_000_000i64;
+    let series: Vec<Series> = (0..100)
+        .map(|h| Series {
+            name: format!("host=host-{h:03}"),
+            points: (0..2880)
+                .map(|i| {
+                    let v = 20.0 + h as f64 * 0.5 + ((i * 7919 + h * 31) % 97) as f64 * 0.3;
+                    (i * day / 2880, Some(v))
+                })
+                .collect(),
+        })
+        .collect();
+    let spec = ChartSpec::new(560, 320, 0, day);
+    let svg = render(&spec, &series);
+    assert!(svg.len() < 60 * 1024, "svg is {} bytes", svg.len());
+    // Axes and grid lines are polylines too.
+    assert!(
+        svg.matches("<polyline").count() >= 100,
+        "every host is drawn"
+    );
+    assert!(
+        svg.contains("and 92 more series"),
+        "legend says how many are not listed"
+    );
+    // A few series keep the full width.
+    assert_eq!(columns_per_series(560, 3), 560);
+    assert_eq!(columns_per_series(560, 100), 20);
+    assert_eq!(
+        columns_per_series(560, 1000),
+        20,
+        "past 100 series, lines are dropped"
+    );
+    let mut many = series.clone();
+    many.extend(series.iter().cloned());
+    let svg = render(&spec, &many);
+    assert!(svg.len() < 60 * 1024, "svg is {} bytes", svg.len());
+    assert!(svg.contains("only the first 100 are drawn"));
+}
+
+#[test]
 fn downsampling_keeps_spikes_and_breaks_at_gaps() {
     let mut points = ramp(10_000, 0, 1);
     points[5000].1 = Some(1e9);
