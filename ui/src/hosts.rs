@@ -12,7 +12,9 @@ use tsdb::query::{Cell, SeriesResult};
 
 use crate::chart::{self, ChartSpec, Level, Threshold};
 use crate::error::Result;
-use crate::query::{Transform, cell_f64, interval_for, time_filter, to_chart_series};
+use crate::query::{
+    Transform, cell_f64, drop_partial_buckets, interval_for, time_filter, to_chart_series,
+};
 use crate::render;
 use crate::session::CurrentUser;
 use crate::state::{UiState, now_ns};
@@ -400,7 +402,10 @@ pub async fn dashboard(
                 .collect();
             let svg = match r {
                 Ok(series) => {
-                    let series = to_chart_series(&series, p.transform);
+                    let mut series = to_chart_series(&series, p.transform);
+                    if p.transform == Transform::Rate {
+                        drop_partial_buckets(&mut series, interval, range.to_ns);
+                    }
                     spec.height = panel_height(series.len());
                     chart::render(&spec, &series)
                 }

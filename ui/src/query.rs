@@ -267,6 +267,16 @@ impl Transform {
     }
 }
 
+/// Drops rate points of buckets that end after `to_ns`. With `to = now` the last bucket
+/// holds only part of an interval, so the counter's max in it is low and the rate dips at
+/// the right edge of every chart (a false "traffic dropped").
+pub fn drop_partial_buckets(series: &mut [Series], interval_ns: i64, to_ns: i64) {
+    for s in series {
+        s.points
+            .retain(|(t, _)| t.saturating_add(interval_ns) <= to_ns);
+    }
+}
+
 /// One chart series per value column of each result series, named after the column and
 /// the series' tags (`usage_user`, `usage_idle cpu=cpu0`).
 pub fn to_chart_series(results: &[SeriesResult], transform: Transform) -> Vec<Series> {
@@ -344,6 +354,19 @@ mod tests {
             printed.contains(&influxql::quote_string(&b.filters[0].value)),
             "{printed}"
         );
+    }
+
+    #[test]
+    fn the_partial_last_bucket_is_not_a_rate() {
+        let mut s = vec![Series {
+            name: "recv".into(),
+            points: vec![(0, Some(1.0)), (10, Some(2.0)), (20, Some(0.5))],
+        }];
+        // Buckets of 10 up to 25: the one at 20 covers only half its interval.
+        drop_partial_buckets(&mut s, 10, 25);
+        assert_eq!(s[0].points, vec![(0, Some(1.0)), (10, Some(2.0))]);
+        drop_partial_buckets(&mut s, 10, 20);
+        assert_eq!(s[0].points.len(), 2, "a bucket ending at `to` is whole");
     }
 
     #[test]

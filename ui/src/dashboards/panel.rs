@@ -8,8 +8,8 @@ use crate::chart::{self, ChartSpec, Level, Theme, Threshold};
 use crate::error::{Result, UiError};
 use crate::hosts::{PANEL_WIDTH, panel_height};
 use crate::query::{
-    AGGREGATES, Builder, TagFilter, TagOp, Transform, cell_f64, cell_string, expand_macros,
-    interval_for, to_chart_series,
+    AGGREGATES, Builder, TagFilter, TagOp, Transform, cell_f64, cell_string, drop_partial_buckets,
+    expand_macros, interval_for, to_chart_series,
 };
 use crate::state::UiState;
 use crate::timerange::TimeRange;
@@ -141,7 +141,12 @@ pub async fn run(
     };
     match p.kind {
         PanelKind::Timeseries => {
-            let series = to_chart_series(&results, p.transform);
+            let mut series = to_chart_series(&results, p.transform);
+            if p.transform == Transform::Rate {
+                // The bucket `query_text` used.
+                let interval = interval_for(range.span(), 300);
+                drop_partial_buckets(&mut series, interval, range.to_ns);
+            }
             spec.height = panel_height(series.len());
             view.svg = chart::render(&spec, &series);
         }
