@@ -180,6 +180,30 @@ async fn metrics(State(s): State<RouteState>) -> Response {
         &one(load(&r.points_dropped)),
     );
     metric(
+        "tigk_store_points_written_total",
+        "counter",
+        "Points committed by the store since it started.",
+        &one(stats.points_written as f64),
+    );
+    metric(
+        "tigk_store_values_written_total",
+        "counter",
+        "Field values committed by the store since it started.",
+        &one(stats.values_written as f64),
+    );
+    metric(
+        "tigk_store_points_dropped_total",
+        "counter",
+        "Points the store refused after parsing (type conflicts, retention, series limit).",
+        &one(stats.points_dropped as f64),
+    );
+    metric(
+        "tigk_write_queue_depth",
+        "gauge",
+        "Requests waiting for the store's writer; at the queue capacity writes get 503.",
+        &one(stats.write_queue_depth as f64),
+    );
+    metric(
         "tigk_committed_sequence",
         "counter",
         "Newest committed write-log sequence; it grows by one per write request that stored points.",

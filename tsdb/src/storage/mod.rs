@@ -83,6 +83,8 @@ struct Shared {
     head: RwLock<Head>,
     readers: Mutex<Vec<Connection>>,
     committed: watch::Sender<u64>,
+    /// Write counters for `/metrics`, updated by the writer after each commit.
+    counters: stats::WriteCounters,
     /// Newest point per column, for `last()` and lastpoint queries (see `read::last_value`).
     last_values: RwLock<std::collections::HashMap<head::ColumnKey, (i64, Value)>>,
 }
@@ -118,6 +120,7 @@ impl Store {
             readers: Mutex::new(Vec::new()),
             committed: committed_tx,
             last_values: RwLock::new(std::collections::HashMap::new()),
+            counters: stats::WriteCounters::default(),
         });
         let mut writer = Writer::new(conn, shared.clone())?;
         writer.recover()?;
@@ -172,9 +175,20 @@ impl Store {
     }
 
     fn send(&self, cmd: Command) -> Result<()> {
-        self.queue.try_send(cmd).map_err(|e| match e {
-            TrySendError::Full(_) => Error::Overloaded,
-            TrySendError::Disconnected(_) => Error::ShuttingDown,
+        // Counted before the send so the writer's decrement can never come first.
+        self.shared
+            .counters
+            .queued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.queue.try_send(cmd).map_err(|e| {
+            self.shared
+                .counters
+                .queued
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            match e {
+                TrySendError::Full(_) => Error::Overloaded,
+                TrySendError::Disconnected(_) => Error::ShuttingDown,
+            }
         })
     }
 

@@ -12,9 +12,42 @@ use std::time::Duration;
 use super::{DB_FILE, Store, schema::LOG_FILE};
 use crate::{Error, Result};
 
+/// Counters of the write path, kept by the store itself (relaxed atomics: one add per
+/// committed request, so they cost the writer nothing measurable).
+#[derive(Debug, Default)]
+pub struct WriteCounters {
+    pub points_written: AtomicU64,
+    pub values_written: AtomicU64,
+    /// Points parsed but refused by the store (type conflicts, retention, series limit).
+    pub points_dropped: AtomicU64,
+    /// Requests waiting for the writer (writes and jobs).
+    pub queued: AtomicU64,
+}
+
+impl WriteCounters {
+    pub(super) fn record(&self, outcome: &super::WriteOutcome) {
+        self.points_written
+            .fetch_add(outcome.points_written as u64, Ordering::Relaxed);
+        self.values_written
+            .fetch_add(outcome.values_written as u64, Ordering::Relaxed);
+        self.points_dropped
+            .fetch_add(outcome.dropped as u64, Ordering::Relaxed);
+    }
+
+    pub(super) fn dequeued(&self, n: u64) {
+        self.queued.fetch_sub(n, Ordering::Relaxed);
+    }
+}
+
 /// What `/metrics` reports about the store.
 #[derive(Debug, Clone, Default)]
 pub struct StoreStats {
+    /// Points and values committed, and points the store refused, since start.
+    pub points_written: u64,
+    pub values_written: u64,
+    pub points_dropped: u64,
+    /// Requests waiting for the writer right now.
+    pub write_queue_depth: u64,
     /// The newest committed write-log sequence (one per write request that stored points).
     pub committed_seq: u64,
     /// Values held in memory, not yet in chunks.
@@ -50,6 +83,10 @@ impl Store {
     pub fn stats(&self) -> Result<StoreStats> {
         let mut s = StoreStats {
             committed_seq: *self.shared.committed.borrow(),
+            points_written: self.shared.counters.points_written.load(Ordering::Relaxed),
+            values_written: self.shared.counters.values_written.load(Ordering::Relaxed),
+            points_dropped: self.shared.counters.points_dropped.load(Ordering::Relaxed),
+            write_queue_depth: self.shared.counters.queued.load(Ordering::Relaxed),
             head_values: self
                 .shared
                 .head

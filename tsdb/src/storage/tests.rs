@@ -387,3 +387,34 @@ async fn compaction_merges_runs_and_keeps_last_write_wins() {
     assert_eq!(floats(&store, key).1[0], 99.0);
     store.shutdown();
 }
+
+#[tokio::test]
+async fn write_counters_and_queue_depth_for_metrics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path(), StoreOptions::default()).await;
+    let pts = [
+        point(
+            "m",
+            "a",
+            &[("f", FieldValue::Float(1.0)), ("g", FieldValue::Float(2.0))],
+            1,
+        ),
+        point("m", "a", &[("f", FieldValue::Float(1.0))], 2),
+    ];
+    store
+        .write("db", None, batch(&pts), 0)
+        .await
+        .expect("write");
+    let conflict = [point("m", "a", &[("f", FieldValue::Boolean(true))], 3)];
+    store
+        .write("db", None, batch(&conflict), 0)
+        .await
+        .expect("write");
+    let s = store.stats().expect("stats");
+    assert_eq!(
+        (s.points_written, s.values_written, s.points_dropped),
+        (2, 3, 1)
+    );
+    assert_eq!(s.write_queue_depth, 0, "every queued request was taken");
+    store.shutdown();
+}

@@ -61,7 +61,10 @@ impl Writer {
             let cmd = match pending.take() {
                 Some(c) => c,
                 None => match rx.recv_timeout(TICK) {
-                    Ok(c) => c,
+                    Ok(c) => {
+                        self.shared.counters.dequeued(1);
+                        c
+                    }
                     Err(RecvTimeoutError::Timeout) => {
                         self.background();
                         continue;
@@ -74,8 +77,12 @@ impl Writer {
                     let mut group = vec![cmd];
                     while group.len() < self.shared.options.max_group {
                         match rx.try_recv() {
-                            Ok(c @ Command::Write { .. }) => group.push(c),
+                            Ok(c @ Command::Write { .. }) => {
+                                self.shared.counters.dequeued(1);
+                                group.push(c);
+                            }
                             Ok(other) => {
+                                self.shared.counters.dequeued(1);
                                 pending = Some(other);
                                 break;
                             }
@@ -112,6 +119,9 @@ impl Writer {
                     }
                 }
                 self.update_last_values(&pending);
+                for p in &pending {
+                    self.shared.counters.record(&p.outcome);
+                }
                 let last = self.next_seq - 1;
                 self.shared.committed.send_replace(last);
                 for p in pending {
@@ -193,6 +203,8 @@ impl Writer {
             ) {
                 Ok((points, mut outcome)) => {
                     if points.is_empty() {
+                        // Nothing to commit: answered now, but its drops still count.
+                        self.shared.counters.record(&outcome);
                         let _ = reply.send(Ok(outcome));
                         continue;
                     }
