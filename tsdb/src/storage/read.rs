@@ -37,6 +37,37 @@ impl Store {
         end: i64,
         buf: &mut ColumnBuf,
     ) -> Result<bool> {
+        let conn = self.reader()?;
+        set_mmap(&conn, true)?;
+        self.read_with(&conn, series, field, start, end, buf)
+    }
+
+    /// [`Store::read_column_into`] for several columns (`bufs[i]` receives `cols[i]`),
+    /// with one connection.
+    pub fn read_columns_into(
+        &self,
+        cols: &[(SeriesId, FieldId)],
+        start: i64,
+        end: i64,
+        bufs: &mut [ColumnBuf],
+    ) -> Result<()> {
+        let conn = self.reader()?;
+        set_mmap(&conn, true)?;
+        for (&(series, field), buf) in cols.iter().zip(bufs.iter_mut()) {
+            self.read_with(&conn, series, field, start, end, buf)?;
+        }
+        Ok(())
+    }
+
+    fn read_with(
+        &self,
+        conn: &rusqlite::Connection,
+        series: SeriesId,
+        field: FieldId,
+        start: i64,
+        end: i64,
+        buf: &mut ColumnBuf,
+    ) -> Result<bool> {
         buf.times.clear();
         buf.clear_values();
         if start > end {
@@ -50,8 +81,6 @@ impl Store {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .snapshot(&(series, field), start, end);
-        let conn = self.reader()?;
-        map_file(&conn)?;
         let mut stmt = conn.prepare_cached(
             "SELECT data FROM chunks WHERE series_id = ?1 AND field_id = ?2 AND min_time <= ?4 AND max_time >= ?3
              ORDER BY id",
@@ -77,7 +106,6 @@ impl Store {
         }
         drop(rows);
         drop(stmt);
-        drop(conn);
         if let Some((t, v)) = head {
             if pieces == 0 {
                 buf.times = t;
@@ -143,6 +171,9 @@ impl Store {
             .unwrap_or_else(|e| e.into_inner())
             .last(&(series, field));
         let conn = self.reader()?;
+        // Reading the newest chunk of every column (lastpoint's first run) through a map
+        // would keep the whole file resident; these reads go through `pread`.
+        set_mmap(&conn, false)?;
         // Equal times: the later chunk (higher id) holds the later write, and the head is
         // later than every chunk.
         let mut stmt = conn.prepare_cached(
@@ -189,13 +220,26 @@ impl Store {
     }
 }
 
-/// Lets SQLite read chunk pages through a memory map of up to 1 GiB of the file. A chunk
-/// blob spans dozens of 1 KiB overflow pages, which SQLite otherwise reads with one
-/// `pread` each: over half of the time of a query reading 80 columns. The pragma is a
-/// no-op once the connection has this limit (SQLite compares it) and the statement is
-/// cached, so it costs about a microsecond per read.
-fn map_file(conn: &rusqlite::Connection) -> Result<()> {
-    let mut stmt = conn.prepare_cached("PRAGMA main.mmap_size = 1073741824")?;
+/// Turns the connection's memory map of the chunk file on or off. Range reads use it: a
+/// chunk blob spans dozens of 1 KiB overflow pages, which SQLite otherwise reads with one
+/// `pread` each (over half of the time of a query reading 80 columns). Mapped pages a
+/// connection touched count in the process's resident set, so reads that sweep every
+/// column (see [`Store::last_value`]) turn it off, which unmaps them. SQLite maps lazily
+/// and ignores an unchanged limit; with the statements cached, an unchanged setting
+/// costs about a microsecond.
+fn set_mmap(conn: &rusqlite::Connection, on: bool) -> Result<()> {
+    let current: i64 = conn
+        .prepare_cached("PRAGMA main.mmap_size")?
+        .query_row([], |r| r.get(0))?;
+    if (current > 0) == on {
+        return Ok(());
+    }
+    let sql = if on {
+        "PRAGMA main.mmap_size = 1099511627776"
+    } else {
+        "PRAGMA main.mmap_size = 0"
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query([])?;
     while rows.next()?.is_some() {}
     Ok(())

@@ -8,7 +8,7 @@ use influxql::{BinaryOp, DataType, Expr};
 use super::plan::{MeasRef, PExpr};
 use super::value::{Value, arithmetic, column_value, compare, math};
 use crate::Store;
-use crate::codec::Column;
+use crate::codec::{Column, ColumnBuf};
 use crate::query::QueryError;
 use crate::query::cond::Regexes;
 use crate::storage::SeriesId;
@@ -52,14 +52,22 @@ pub fn load(
     if lo > hi {
         return Ok(out);
     }
+    let mut names: Vec<&String> = Vec::new();
+    let mut cols = Vec::new();
     for f in fields {
-        if out.contains_key(f) {
+        if names.contains(&f) {
             continue;
         }
         let Some(def) = m.fields.get(f) else { continue };
-        if let Some((t, c)) = store.read_column(series, def.id, lo, hi)? {
-            budget.take(t.len())?;
-            out.insert(f.clone(), (t, c));
+        names.push(f);
+        cols.push((series, def.id));
+    }
+    let mut bufs: Vec<ColumnBuf> = cols.iter().map(|_| ColumnBuf::default()).collect();
+    store.read_columns_into(&cols, lo, hi, &mut bufs)?;
+    for (f, buf) in names.into_iter().zip(bufs) {
+        if !buf.times.is_empty() {
+            budget.take(buf.times.len())?;
+            out.insert(f.clone(), (buf.times, buf.values));
         }
     }
     Ok(out)

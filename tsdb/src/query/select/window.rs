@@ -312,7 +312,7 @@ fn feed(
 
 /// Columns decoded at once by [`feed_wave`]: enough to keep every core busy, few enough
 /// that a wave's buffers stay small.
-const WAVE_COLUMNS: usize = 32;
+const WAVE_COLUMNS: usize = 64;
 
 /// Reads `fields` of the series `range` (all without a field filter) in parallel, then
 /// feeds them to the calls in series order.
@@ -337,17 +337,27 @@ fn feed_wave(
             }
         }
     }
-    let read = par::map(jobs.len(), |j| {
-        let (_, id, _, field) = jobs[j];
-        let mut buf = par::take();
-        match store.read_column_into(id, field, b.read_lo, b.read_hi, &mut buf) {
-            Ok(_) => Ok(buf),
+    // Batches share a connection and its memory map (see `Store::read_columns_into`).
+    let batches = par::batches(jobs.len());
+    let read = par::map(batches.len(), |bi| {
+        let Some(jobs) = batches.get(bi).and_then(|r| jobs.get(r.clone())) else {
+            return Vec::new();
+        };
+        let cols: Vec<_> = jobs.iter().map(|j| (j.1, j.3)).collect();
+        let mut bufs: Vec<_> = cols.iter().map(|_| par::take()).collect();
+        match store.read_columns_into(&cols, b.read_lo, b.read_hi, &mut bufs) {
+            Ok(()) => bufs.into_iter().map(Ok).collect(),
             Err(e) => {
-                par::give(buf);
-                Err(e)
+                bufs.into_iter().for_each(par::give);
+                let mut out = vec![Err(e)];
+                out.resize_with(cols.len(), || {
+                    Err(crate::Error::corrupt("batch", "not read"))
+                });
+                out
             }
         }
     });
+    let read = read.into_iter().flatten();
     let mut failed: Option<QueryError> = None;
     for (&(si, _, fi, _), r) in jobs.iter().zip(read) {
         let buf = match r {
