@@ -123,8 +123,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let median = times.get(times.len() / 2).copied().unwrap_or(0.0);
         let min = times.first().copied().unwrap_or(0.0);
         println!("| {name} | {median:.2} | {min:.2} | {rows} |");
+        if std::env::var_os("QB_RSS").is_some() {
+            eprintln!("{name}: {}", rss());
+        }
     }
     let s = store.clone();
     tokio::task::spawn_blocking(move || s.shutdown()).await?;
     Ok(())
+}
+
+/// VmRSS / RssAnon / RssFile / VmHWM of this process, for `QB_RSS=1`.
+fn rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| {
+            ["VmRSS", "RssAnon", "RssFile", "VmHWM"]
+                .iter()
+                .any(|k| l.starts_with(k))
+        })
+        .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(" / ")
 }

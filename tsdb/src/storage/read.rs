@@ -38,12 +38,11 @@ impl Store {
         buf: &mut ColumnBuf,
     ) -> Result<bool> {
         let conn = self.reader()?;
-        set_mmap(&conn, true)?;
         self.read_with(&conn, series, field, start, end, buf)
     }
 
     /// [`Store::read_column_into`] for several columns (`bufs[i]` receives `cols[i]`),
-    /// with one connection.
+    /// with one pooled connection for the batch.
     pub fn read_columns_into(
         &self,
         cols: &[(SeriesId, FieldId)],
@@ -52,7 +51,6 @@ impl Store {
         bufs: &mut [ColumnBuf],
     ) -> Result<()> {
         let conn = self.reader()?;
-        set_mmap(&conn, true)?;
         for (&(series, field), buf) in cols.iter().zip(bufs.iter_mut()) {
             self.read_with(&conn, series, field, start, end, buf)?;
         }
@@ -171,9 +169,6 @@ impl Store {
             .unwrap_or_else(|e| e.into_inner())
             .last(&(series, field));
         let conn = self.reader()?;
-        // Reading the newest chunk of every column (lastpoint's first run) through a map
-        // would keep the whole file resident; these reads go through `pread`.
-        set_mmap(&conn, false)?;
         // Equal times: the later chunk (higher id) holds the later write, and the head is
         // later than every chunk.
         let mut stmt = conn.prepare_cached(
@@ -218,29 +213,4 @@ impl Store {
         }
         Ok(bounds)
     }
-}
-
-/// Turns the connection's memory map of the chunk file on or off. Range reads use it: a
-/// chunk blob spans dozens of 1 KiB overflow pages, which SQLite otherwise reads with one
-/// `pread` each (over half of the time of a query reading 80 columns). Mapped pages a
-/// connection touched count in the process's resident set, so reads that sweep every
-/// column (see [`Store::last_value`]) turn it off, which unmaps them. SQLite maps lazily
-/// and ignores an unchanged limit; with the statements cached, an unchanged setting
-/// costs about a microsecond.
-fn set_mmap(conn: &rusqlite::Connection, on: bool) -> Result<()> {
-    let current: i64 = conn
-        .prepare_cached("PRAGMA main.mmap_size")?
-        .query_row([], |r| r.get(0))?;
-    if (current > 0) == on {
-        return Ok(());
-    }
-    let sql = if on {
-        "PRAGMA main.mmap_size = 1099511627776"
-    } else {
-        "PRAGMA main.mmap_size = 0"
-    };
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query([])?;
-    while rows.next()?.is_some() {}
-    Ok(())
 }

@@ -65,10 +65,10 @@ pub fn map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
         .collect()
 }
 
-/// Splits `0..n` into contiguous ranges for [`map`]: two per thread, so that a slow
-/// range does not leave the other threads idle for long.
+/// Splits `0..n` into contiguous ranges for [`map`], one per thread (columns cost about
+/// the same, and each range pays for its own memory map).
 pub fn batches(n: usize) -> Vec<std::ops::Range<usize>> {
-    let parts = (threads() * 2).min(n).max(1);
+    let parts = threads().min(n).max(1);
     let size = n.div_ceil(parts).max(1);
     (0..n).step_by(size).map(|a| a..(a + size).min(n)).collect()
 }
