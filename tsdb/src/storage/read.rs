@@ -6,6 +6,8 @@ use super::catalog::{FieldId, SeriesId};
 use super::column::normalize;
 use crate::codec::{self, Column, ColumnBuf};
 use crate::{Error, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 impl Store {
     /// The points of one series x field with `start <= time <= end`, sorted by time, with
@@ -38,7 +40,9 @@ impl Store {
         buf: &mut ColumnBuf,
     ) -> Result<bool> {
         let conn = self.reader()?;
-        self.read_with(&conn, series, field, start, end, buf)
+        snapshot(&conn, || {
+            self.read_with(&conn, series, field, start, end, buf)
+        })
     }
 
     /// [`Store::read_column_into`] for several columns (`bufs[i]` receives `cols[i]`),
@@ -51,10 +55,12 @@ impl Store {
         bufs: &mut [ColumnBuf],
     ) -> Result<()> {
         let conn = self.reader()?;
-        for (&(series, field), buf) in cols.iter().zip(bufs.iter_mut()) {
-            self.read_with(&conn, series, field, start, end, buf)?;
-        }
-        Ok(())
+        snapshot(&conn, || {
+            for (&(series, field), buf) in cols.iter().zip(bufs.iter_mut()) {
+                self.read_with(&conn, series, field, start, end, buf)?;
+            }
+            Ok(())
+        })
     }
 
     fn read_with(
@@ -79,31 +85,51 @@ impl Store {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .snapshot(&(series, field), start, end);
-        let mut stmt = conn.prepare_cached(
-            "SELECT data FROM chunks WHERE series_id = ?1 AND field_id = ?2 AND min_time <= ?4 AND max_time >= ?3
-             ORDER BY id",
-        )?;
-        let mut rows = stmt.query((series, field, start, end))?;
+        // The chunks' identities first (no blob is loaded), then each blob from the cache
+        // or SQLite; the caller's transaction makes both statements see one snapshot.
+        let keys: Vec<ChunkKey> = conn
+            .prepare_cached(
+                "SELECT id, count, min_time, max_time, max_seq FROM chunks
+                 WHERE series_id = ?1 AND field_id = ?2 AND min_time <= ?4 AND max_time >= ?3
+                 ORDER BY id",
+            )?
+            .query_map((series, field, start, end), |r| {
+                Ok(ChunkKey {
+                    id: r.get(0)?,
+                    count: r.get(1)?,
+                    min_time: r.get(2)?,
+                    max_time: r.get(3)?,
+                    max_seq: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
         let mut pieces = 0;
         let mut extra: Option<ColumnBuf> = None;
-        while let Some(row) = rows.next()? {
-            let blob = row
-                .get_ref(0)?
-                .as_blob()
-                .map_err(|e| Error::corrupt("chunk", e.to_string()))?;
+        for key in keys {
+            let blob = match cache_get(&self.shared, &key) {
+                Some(blob) => blob,
+                None => {
+                    let mut stmt = conn.prepare_cached("SELECT data FROM chunks WHERE id = ?1")?;
+                    let mut rows = stmt.query([key.id])?;
+                    let Some(row) = rows.next()? else { continue };
+                    let data = row
+                        .get_ref(0)?
+                        .as_blob()
+                        .map_err(|e| Error::corrupt("chunk", e.to_string()))?;
+                    cache_put(&self.shared, key, data)
+                }
+            };
             if pieces == 0 {
-                codec::decode_range_into(blob, start, end, &mut buf.times, &mut buf.values)?;
+                codec::decode_range_into(&blob, start, end, &mut buf.times, &mut buf.values)?;
             } else {
                 let more = extra.get_or_insert_with(ColumnBuf::default);
-                codec::decode_range_into(blob, start, end, &mut more.times, &mut more.values)?;
+                codec::decode_range_into(&blob, start, end, &mut more.times, &mut more.values)?;
                 if buf.values.extend_from(&more.values) {
                     buf.times.extend_from_slice(&more.times);
                 }
             }
             pieces += 1;
         }
-        drop(rows);
-        drop(stmt);
         if let Some((t, v)) = head {
             if pieces == 0 {
                 buf.times = t;
@@ -212,5 +238,180 @@ impl Store {
             bounds = Some(bounds.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
         }
         Ok(bounds)
+    }
+}
+
+/// Runs `f` in one read transaction, so that its statements see one snapshot.
+fn snapshot<T>(conn: &rusqlite::Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    conn.prepare_cached("BEGIN")?.execute([])?;
+    let out = f();
+    let end = conn.prepare_cached("COMMIT")?.execute([]);
+    let out = out?;
+    end?;
+    Ok(out)
+}
+
+/// What identifies a chunk's content: every statement that rewrites a chunk in place
+/// changes its count or time range (compaction merges more points in, deletes take
+/// points out) unless the content stays the same, and a reused id belongs to a newer
+/// flush, whose `max_seq` is higher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ChunkKey {
+    id: i64,
+    count: i64,
+    min_time: i64,
+    max_time: i64,
+    max_seq: i64,
+}
+
+/// Recently read chunk blobs, shared by the stores of the process (each keyed by its own
+/// `Shared`; a dropped store's entries go at the next access). Reading a blob from SQLite
+/// costs a `pread` per 1 KiB overflow page (about 40 us for a day-long chunk) where the
+/// cache costs a hash lookup, so dashboards that re-run queries over the same columns
+/// skip most of it. Bounded by [`CACHE_BYTES`] (anonymous memory, so it counts in RSS).
+struct BlobCache {
+    owner: std::sync::Weak<super::Shared>,
+    map: HashMap<ChunkKey, (Arc<[u8]>, u64)>,
+    bytes: usize,
+    tick: u64,
+}
+
+/// Bytes of blobs the cache keeps, over all stores: about 150 day-long float chunks.
+const CACHE_BYTES: usize = 8 << 20;
+
+static CACHES: Mutex<Vec<BlobCache>> = Mutex::new(Vec::new());
+
+fn cache_get(owner: &Arc<super::Shared>, key: &ChunkKey) -> Option<Arc<[u8]>> {
+    let mut caches = CACHES.lock().unwrap_or_else(|e| e.into_inner());
+    let c = caches
+        .iter_mut()
+        .find(|c| std::ptr::eq(c.owner.as_ptr(), Arc::as_ptr(owner)))?;
+    c.tick += 1;
+    let tick = c.tick;
+    let (blob, used) = c.map.get_mut(key)?;
+    *used = tick;
+    Some(blob.clone())
+}
+
+fn cache_put(owner: &Arc<super::Shared>, key: ChunkKey, data: &[u8]) -> Arc<[u8]> {
+    let blob: Arc<[u8]> = Arc::from(data);
+    if blob.len() > CACHE_BYTES / 16 {
+        return blob;
+    }
+    let mut caches = CACHES.lock().unwrap_or_else(|e| e.into_inner());
+    caches.retain(|c| c.owner.strong_count() > 0);
+    let at = match caches
+        .iter()
+        .position(|c| std::ptr::eq(c.owner.as_ptr(), Arc::as_ptr(owner)))
+    {
+        Some(i) => i,
+        None => {
+            caches.push(BlobCache {
+                owner: Arc::downgrade(owner),
+                map: HashMap::new(),
+                bytes: 0,
+                tick: 0,
+            });
+            caches.len() - 1
+        }
+    };
+    if let Some(c) = caches.get_mut(at) {
+        c.tick += 1;
+        if let Some((old, _)) = c.map.insert(key, (blob.clone(), c.tick)) {
+            c.bytes -= old.len();
+        }
+        c.bytes += blob.len();
+    }
+    // Evict the least recently used blobs, over all stores, down to the bound.
+    while caches.iter().map(|c| c.bytes).sum::<usize>() > CACHE_BYTES {
+        let oldest = caches
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| c.map.iter().map(move |(k, (_, used))| (*used, i, *k)))
+            .min_by_key(|e| e.0);
+        let Some((_, i, k)) = oldest else { break };
+        if let Some(c) = caches.get_mut(i)
+            && let Some((old, _)) = c.map.remove(&k)
+        {
+            c.bytes -= old.len();
+        }
+    }
+    blob
+}
+
+#[cfg(test)]
+mod tests {
+    use common::{FieldValue, Point};
+
+    use super::super::{PointBatch, StoreOptions};
+    use super::*;
+
+    fn floats(store: &Store, key: (SeriesId, FieldId)) -> (Vec<i64>, Vec<f64>) {
+        match store
+            .read_column(key.0, key.1, i64::MIN, i64::MAX)
+            .expect("read")
+        {
+            Some((t, Column::Float(v))) => (t, v),
+            None => (vec![], vec![]),
+            Some(other) => panic!("unexpected column {other:?}"),
+        }
+    }
+
+    /// Chunks rewritten in place (compaction, deletes) are never served from the cache
+    /// under their old content.
+    #[tokio::test]
+    async fn cached_chunks_follow_rewrites_in_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = StoreOptions {
+            chunk_points: 4,
+            compact_points: 8,
+            ..StoreOptions::default()
+        };
+        let store = Store::open(dir.path(), opts).expect("open");
+        store.create_database("db").await.expect("db");
+        let write = |pts: Vec<(i64, f64)>| {
+            let mut b = PointBatch::new();
+            for (t, v) in pts {
+                let p = Point {
+                    measurement: "m".into(),
+                    tags: vec![("host".into(), "a".into())],
+                    fields: vec![("f".into(), FieldValue::Float(v))],
+                    timestamp: Some(t),
+                };
+                b.push_point(&p, 0);
+            }
+            let store = store.clone();
+            async move { store.write("db", None, b, 0).await.expect("write") }
+        };
+        write((0..4).map(|t| (t, 1.0)).collect()).await;
+        write(vec![(4, 1.0), (5, 1.0)]).await;
+        store.flush().await.expect("flush 1");
+        let key = {
+            let cat = store.catalog();
+            let (_, rp) = cat.retention_policy("db", None).expect("rp");
+            let mid = cat.measurement_id(rp.id, "m").expect("m");
+            let sid = cat.series_id(mid, "m,host=a").expect("series");
+            (sid, cat.measurements[&mid].fields["f"].id)
+        };
+        for _ in 0..2 {
+            assert_eq!(floats(&store, key).1, vec![1.0; 6]);
+        }
+        write(vec![(0, 99.0), (6, 1.0)]).await;
+        store.flush().await.expect("flush 2");
+        for _ in 0..2 {
+            let (t, v) = floats(&store, key);
+            assert_eq!(t, vec![0, 1, 2, 3, 4, 5, 6]);
+            assert_eq!(v[0], 99.0);
+        }
+        store.delete_range(vec![key.0], 2, 3).await.expect("delete");
+        for _ in 0..2 {
+            assert_eq!(floats(&store, key).0, vec![0, 1, 4, 5, 6]);
+        }
+        let mut buf = ColumnBuf::default();
+        store
+            .read_columns_into(&[key, key], 1, 4, std::slice::from_mut(&mut buf))
+            .expect("batch");
+        assert_eq!(buf.times, vec![1, 4]);
+        store.shutdown();
     }
 }
