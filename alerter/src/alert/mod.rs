@@ -405,7 +405,6 @@ impl AlertNode {
     fn process_msg(&mut self, msg: Msg, cx: &mut Cx<'_>, out: &mut Vec<Msg>) -> Result<(), Error> {
         match msg {
             Msg::Point(mut p) => {
-                let id = self.render_id(&p.name, &p.group, &p.tags)?;
                 let mut st = self
                     .groups
                     .remove(&p.group)
@@ -422,6 +421,9 @@ impl AlertNode {
                 if !send {
                     return Ok(());
                 }
+                // Rendered only for events: most points send nothing, and the id does
+                // not take part in the level decision.
+                let id = self.render_id(&p.name, &p.group, &p.tags)?;
                 let data =
                     Series::from_rows(&p.name, &p.tags, std::iter::once((p.time, &p.fields)));
                 let ev = self.make_event(

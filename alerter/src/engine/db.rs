@@ -210,35 +210,59 @@ impl Db {
         Ok(rows)
     }
 
-    /// Records that a delivery attempt starts, before it is made: after a crash a row
-    /// with attempts > 0 is "in doubt" and the worker checks before delivering again.
-    pub(crate) fn begin(&self, rowid: i64) -> Result<(), Error> {
-        self.conn
-            .execute(
-                "UPDATE outbox SET attempts = attempts + 1 WHERE rowid = ?1",
-                [rowid],
-            )
-            .map_err(db_err)?;
-        Ok(())
+    /// Records that delivery attempts start, before they are made (one transaction for
+    /// the lot): after a crash a row with attempts > 0 is "in doubt" and the worker
+    /// checks before delivering it again.
+    pub(crate) fn begin(&mut self, rowids: &[i64]) -> Result<(), Error> {
+        let tx = self.conn.transaction().map_err(db_err)?;
+        {
+            let mut st = tx
+                .prepare_cached("UPDATE outbox SET attempts = attempts + 1 WHERE rowid = ?1")
+                .map_err(db_err)?;
+            for r in rowids {
+                st.execute([r]).map_err(db_err)?;
+            }
+        }
+        tx.commit().map_err(db_err)
     }
 
-    /// Marks a delivery done, or a failed attempt (given up after `max` attempts, as
-    /// counted by [`Db::begin`]).
-    pub(crate) fn finish(&self, rowid: i64, ok: bool, max_attempts: i64) -> Result<(), Error> {
-        if ok {
-            self.conn
-                .execute("UPDATE outbox SET delivered = 1 WHERE rowid = ?1", [rowid])
+    /// Marks deliveries done, or failed attempts (a row is given up after `max`
+    /// attempts, as counted by [`Db::begin`]). One transaction for the lot.
+    pub(crate) fn finish(
+        &mut self,
+        results: &[(i64, bool)],
+        max_attempts: i64,
+    ) -> Result<(), Error> {
+        let tx = self.conn.transaction().map_err(db_err)?;
+        {
+            let mut done = tx
+                .prepare_cached("UPDATE outbox SET delivered = 1 WHERE rowid = ?1")
                 .map_err(db_err)?;
-        } else {
-            self.conn
-                .execute(
+            let mut failed = tx
+                .prepare_cached(
                     "UPDATE outbox SET delivered = CASE WHEN attempts >= ?2 THEN 2 ELSE 0 END
                      WHERE rowid = ?1",
-                    params![rowid, max_attempts],
                 )
                 .map_err(db_err)?;
+            for (r, ok) in results {
+                if *ok {
+                    done.execute([r]).map_err(db_err)?;
+                } else {
+                    failed.execute(params![r, max_attempts]).map_err(db_err)?;
+                }
+            }
         }
-        Ok(())
+        tx.commit().map_err(db_err)
+    }
+
+    /// Deliveries waiting (not yet made or being retried).
+    pub(crate) fn pending_count(&self) -> Result<u64, Error> {
+        self.conn
+            .query_row("SELECT count(*) FROM outbox WHERE delivered = 0", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n.max(0) as u64)
+            .map_err(db_err)
     }
 
     /// Drops delivered rows (kept only as dedup keys while a replay could recreate them).
@@ -293,8 +317,8 @@ mod tests {
         let rows = db.pending("t", "alert2", 0, 10)?;
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].attempts, 0);
-        db.begin(rows[0].rowid)?;
-        db.finish(rows[0].rowid, true, 5)?;
+        db.begin(&[rows[0].rowid])?;
+        db.finish(&[(rows[0].rowid, true)], 5)?;
         assert_eq!(
             db.commit_step("t", "s", 6, "{}", &[(event(1), 2)])?,
             0,
@@ -302,8 +326,8 @@ mod tests {
         );
         assert_eq!(db.pending("t", "alert2", 0, 10)?.len(), 1);
         for _ in 0..5 {
-            db.begin(rows[1].rowid)?;
-            db.finish(rows[1].rowid, false, 5)?;
+            db.begin(&[rows[1].rowid])?;
+            db.finish(&[(rows[1].rowid, false)], 5)?;
         }
         assert!(
             db.pending("t", "alert2", 0, 10)?.is_empty(),

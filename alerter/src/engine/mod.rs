@@ -9,6 +9,7 @@
 //! the same deterministic keys and are not queued twice.
 
 mod db;
+mod log;
 mod run;
 
 use std::collections::BTreeMap;
@@ -94,6 +95,8 @@ pub(crate) struct Inner {
     /// Write-log position reached per running stream task (the store keeps the log
     /// from the smallest one).
     positions: Mutex<BTreeMap<String, u64>>,
+    /// Decoded write-log entries shared by the stream tasks.
+    log: log::LogCache,
 }
 
 /// Name under which the alerter acknowledges the store's write log.
@@ -156,6 +159,7 @@ impl Engine {
                 })?,
                 tasks: Mutex::new(BTreeMap::new()),
                 positions: Mutex::new(BTreeMap::new()),
+                log: log::LogCache::default(),
             }),
         };
         for def in defs {
@@ -439,6 +443,20 @@ impl Engine {
     /// All tasks, sorted by id.
     pub fn list(&self) -> Vec<TaskInfo> {
         lock(&self.inner.tasks).values().map(info).collect()
+    }
+
+    /// How far behind the alerter is: write-log entries committed but not yet saved as
+    /// processed by the slowest running stream task, and deliveries waiting in the
+    /// outbox. (0, 0) means every write so far has been evaluated and its events sent.
+    pub fn backlog(&self) -> Result<(u64, u64), Error> {
+        let committed = tsdb::storage::WriteLog::committed_seq(&self.inner.store);
+        let behind = lock(&self.inner.positions)
+            .values()
+            .map(|p| committed.saturating_sub(*p))
+            .max()
+            .unwrap_or(0);
+        let pending = lock(&self.inner.db).pending_count()?;
+        Ok((behind, pending))
     }
 
     /// Stops every task (their state is already saved).

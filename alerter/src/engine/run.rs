@@ -21,10 +21,14 @@ use tsdb::storage::WriteLog;
 const STEP_ENTRIES: usize = 256;
 /// Delivery attempts before an event is given up (and logged).
 const MAX_ATTEMPTS: i64 = 5;
-/// How often a stream task saves its state (events are queued at every step).
-const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// How often a stream task saves its state (events are queued at every step). A save
+/// serializes the task's whole state (all groups); a restart replays at most this much
+/// of the write log, recreating already-queued events under the same keys.
+const SAVE_EVERY: Duration = Duration::from_secs(5);
 /// Delivered outbox rows kept per task as replay dedup keys.
 const KEEP_DELIVERED: usize = 10_000;
+/// How often an outbox worker prunes delivered rows.
+const PRUNE_EVERY: Duration = Duration::from_secs(30);
 
 struct Ctx {
     inner: Arc<Inner>,
@@ -180,7 +184,7 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             return;
         }
-        let entries = match inner.store.read_after(seq, STEP_ENTRIES) {
+        let entries = match inner.log.read_after(&inner.store, seq, STEP_ENTRIES) {
             Ok(e) => e,
             Err(tsdb::Error::LogTrimmed { oldest, .. }) => {
                 ctx.fail(format!(
@@ -198,6 +202,18 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
             }
         };
         let Some(last) = entries.last().map(|e| e.seq) else {
+            if dirty && saved_at.elapsed() < SAVE_EVERY {
+                // Idle but saved recently: wait for data or for the save to be due.
+                // (Saving at every idle moment serialized each task's whole state per
+                // write, which dominated the cost of 100 tasks at a steady write rate.)
+                let due = SAVE_EVERY.saturating_sub(saved_at.elapsed());
+                tokio::select! {
+                    r = committed.changed() => if r.is_err() { return },
+                    _ = stop.changed() => {}
+                    _ = tokio::time::sleep(due) => {}
+                }
+                continue;
+            }
             if dirty {
                 // Idle: save now, so that a restart has little to replay.
                 match ctx.commit(Some(seq), Vec::new()) {
@@ -304,6 +320,7 @@ async fn outbox_worker(
     spec: HandlerSpec,
     notify: Arc<Notify>,
 ) {
+    let mut pruned_at = std::time::Instant::now();
     loop {
         let rows = match lock(&inner.db).pending(&task, &node, handler, 64) {
             Ok(r) => r,
@@ -313,28 +330,37 @@ async fn outbox_worker(
             }
         };
         if rows.is_empty() {
-            let _ = lock(&inner.db).prune_delivered(&task, KEEP_DELIVERED);
+            // Pruning scans the task's rows: now and then, not at every idle moment
+            // (that made delivery quadratic in the outbox size under an alert storm).
+            if pruned_at.elapsed() >= PRUNE_EVERY {
+                let _ = lock(&inner.db).prune_delivered(&task, KEEP_DELIVERED);
+                pruned_at = std::time::Instant::now();
+            }
             // Also wake up now and then to retry failed deliveries.
             let _ = tokio::time::timeout(Duration::from_secs(5), notify.notified()).await;
             continue;
         }
-        let mut failed = false;
+        // A row tried before may have been delivered just before a crash; a log line
+        // can be checked, so it is not appended twice. Other handlers cannot tell and
+        // deliver again (at least once).
+        let mut results: Vec<(i64, bool)> = Vec::with_capacity(rows.len());
+        let mut todo = Vec::with_capacity(rows.len());
         for row in rows {
-            // A row tried before may have been delivered just before a crash; a log
-            // line can be checked, so it is not appended twice. Other handlers cannot
-            // tell and deliver again (at least once).
             if row.attempts > 0 && log_has_line(&spec, &row.json) {
-                if let Err(e) = lock(&inner.db).finish(row.rowid, true, MAX_ATTEMPTS) {
-                    tracing::warn!(task = %task, "updating the outbox: {e}");
-                }
-                continue;
+                results.push((row.rowid, true));
+            } else {
+                todo.push(row);
             }
-            if let Err(e) = lock(&inner.db).begin(row.rowid) {
-                // Without the mark a crash after delivery would repeat it; retry later.
-                tracing::warn!(task = %task, "updating the outbox: {e}");
-                failed = true;
-                break;
-            }
+        }
+        let ids: Vec<i64> = todo.iter().map(|r| r.rowid).collect();
+        let mut failed = false;
+        if let Err(e) = lock(&inner.db).begin(&ids) {
+            // Without the marks a crash after delivery would repeat it; retry later.
+            tracing::warn!(task = %task, "updating the outbox: {e}");
+            todo.clear();
+            failed = true;
+        }
+        for row in todo {
             let ok = match deliver_once(&spec, &row.json, &inner.opts).await {
                 Ok(()) => true,
                 Err(e) => {
@@ -343,9 +369,10 @@ async fn outbox_worker(
                     false
                 }
             };
-            if let Err(e) = lock(&inner.db).finish(row.rowid, ok, MAX_ATTEMPTS) {
-                tracing::warn!(task = %task, "updating the outbox: {e}");
-            }
+            results.push((row.rowid, ok));
+        }
+        if let Err(e) = lock(&inner.db).finish(&results, MAX_ATTEMPTS) {
+            tracing::warn!(task = %task, "updating the outbox: {e}");
         }
         if failed {
             tokio::time::sleep(Duration::from_secs(1)).await;

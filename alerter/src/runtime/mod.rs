@@ -29,7 +29,7 @@ use model::{Batch, Msg, Point, Tags};
 /// What a node can report while processing one message.
 pub struct Cx<'a> {
     pub task: &'a str,
-    pub node: String,
+    pub node: &'a str,
     pub events: &'a mut Vec<AlertEvent>,
     /// Points `influxDBOut` wants written.
     pub writes: &'a mut Vec<Write>,
@@ -100,6 +100,11 @@ pub struct Task {
     stats: Vec<NodeStats>,
     edges: BTreeMap<(usize, usize), u64>,
     writes: Vec<Write>,
+    /// Node names (`alert3`), built once: they were formatted per message.
+    names: Vec<String>,
+    /// The measurement every stream path needs, when all of the stream's `from` nodes
+    /// name one; other points are skipped before being copied into the graph.
+    measurements: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for Task {
@@ -115,6 +120,22 @@ fn unsupported(n: &crate::tick::GraphNode) -> Error {
         n.name(),
         n.kind.desc()
     ))
+}
+
+/// The measurements a stream task's `from` nodes accept, if every child of the stream
+/// node is a `from` naming one (else `None`: any point may matter).
+fn stream_measurements(graph: &TaskGraph) -> Option<Vec<String>> {
+    let &root = graph.sources.first()?;
+    let mut out = Vec::new();
+    for &c in &graph.nodes.get(root)?.children {
+        let n = graph.nodes.get(c)?;
+        if n.kind != NodeKind::From {
+            return None;
+        }
+        let m = nodes::str_prop(n, "measurement").filter(|m| !m.is_empty())?;
+        out.push(m);
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 impl Task {
@@ -156,8 +177,12 @@ impl Task {
             nodes[id] = Some(node);
         }
         let stats = vec![NodeStats::default(); graph.nodes.len()];
+        let names = graph.nodes.iter().map(|n| n.name()).collect();
+        let measurements = stream_measurements(&graph);
         Ok(Task {
             name: name.to_string(),
+            names,
+            measurements,
             graph,
             nodes,
             stats,
@@ -186,6 +211,11 @@ impl Task {
         let Some(&root) = self.graph.sources.first() else {
             return events;
         };
+        if let Some(ms) = &self.measurements
+            && !ms.contains(&p.measurement)
+        {
+            return events;
+        }
         let tags: Tags = p.tags.iter().cloned().collect();
         let point = Point {
             name: p.measurement.clone(),
@@ -221,7 +251,7 @@ impl Task {
             };
             let mut cx = Cx {
                 task: &self.name,
-                node: self.graph.nodes[id].name(),
+                node: &self.names[id],
                 events,
                 writes: &mut self.writes,
                 errors: 0,

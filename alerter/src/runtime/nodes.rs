@@ -639,7 +639,7 @@ impl Node for Log {
             Msg::Point(p) => format!("{p:?}"),
             Msg::Batch(b) => format!("{b:?}"),
         };
-        let (task, node, prefix) = (cx.task, &cx.node, &self.prefix);
+        let (task, node, prefix) = (cx.task, cx.node, &self.prefix);
         match self.level.as_str() {
             "DEBUG" => tracing::debug!(task, node, prefix, "{text}"),
             "WARN" => tracing::warn!(task, node, prefix, "{text}"),
