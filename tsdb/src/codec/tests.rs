@@ -116,6 +116,10 @@ fn check_ranges(blob: &[u8], ts: &[i64], col: &Column) {
         assert_eq!(times, &ts[lo..hi], "times in {start}..={end}");
         let want = col.gather(&(lo..hi).collect::<Vec<_>>());
         assert!(same(&values, &want), "values in {start}..={end}");
+        let (mut t2, mut v2) = (Vec::new(), Column::Integer(vec![1]));
+        decode_range_into_verified(blob, start, end, &mut t2, &mut v2).expect("verified");
+        assert_eq!(t2, times);
+        assert!(same(&v2, &want));
     }
 }
 
@@ -349,13 +353,14 @@ fn blobs_for_corruption() -> Vec<Vec<u8>> {
     blobs
 }
 
-fn all_entry_points(blob: &[u8]) -> [bool; 5] {
+fn all_entry_points(blob: &[u8]) -> [bool; 6] {
     [
         decode_chunk(blob).is_err(),
         decode_timestamps(blob).is_err(),
         read_header(blob).is_err(),
         read_aggregates(blob).is_err(),
         range_of(blob, i64::MIN, i64::MAX).is_err() && range_of(blob, 0, 0).is_err(),
+        verify(blob).is_err(),
     ]
 }
 
@@ -371,14 +376,14 @@ fn every_truncation_is_an_error() {
         for len in 0..blob.len() {
             assert_eq!(
                 all_entry_points(&blob[..len]),
-                [true; 5],
+                [true; 6],
                 "prefix {len} of {}",
                 blob.len()
             );
         }
         let mut longer = blob.clone();
         longer.push(0);
-        assert_eq!(all_entry_points(&longer), [true; 5]);
+        assert_eq!(all_entry_points(&longer), [true; 6]);
     }
 }
 
@@ -395,6 +400,7 @@ fn bit_flips_are_errors() {
             assert!(decode_chunk(&bad).is_err(), "flip of bit {bit}");
             assert!(decode_timestamps(&bad).is_err(), "flip of bit {bit}");
             assert!(range_of(&bad, 0, i64::MAX).is_err(), "flip of bit {bit}");
+            assert!(verify(&bad).is_err(), "flip of bit {bit}");
             // Header reads skip the payload checksum, so a payload flip may pass,
             // but they must never return altered data.
             assert!(
@@ -469,6 +475,13 @@ fn damaged_blobs_with_valid_checksums_do_not_panic() {
                 read_aggregates(&bad),
                 range_of(&bad, i64::MIN, i64::MAX),
                 range_of(&bad, 0, 1_000_000_000_000),
+                decode_range_into_verified(
+                    &bad,
+                    0,
+                    i64::MAX,
+                    &mut Vec::new(),
+                    &mut Column::Float(vec![]),
+                ),
             );
         }
     }

@@ -106,6 +106,7 @@ impl Store {
         let mut pieces = 0;
         let mut extra: Option<ColumnBuf> = None;
         for key in keys {
+            // Blobs are checked in full once, when they enter the cache.
             let blob = match cache_get(&self.shared, &key) {
                 Some(blob) => blob,
                 None => {
@@ -116,14 +117,16 @@ impl Store {
                         .get_ref(0)?
                         .as_blob()
                         .map_err(|e| Error::corrupt("chunk", e.to_string()))?;
+                    codec::verify(data)?;
                     cache_put(&self.shared, key, data)
                 }
             };
+            let decode = codec::decode_range_into_verified;
             if pieces == 0 {
-                codec::decode_range_into(&blob, start, end, &mut buf.times, &mut buf.values)?;
+                decode(&blob, start, end, &mut buf.times, &mut buf.values)?;
             } else {
                 let more = extra.get_or_insert_with(ColumnBuf::default);
-                codec::decode_range_into(&blob, start, end, &mut more.times, &mut more.values)?;
+                decode(&blob, start, end, &mut more.times, &mut more.values)?;
                 if buf.values.extend_from(&more.values) {
                     buf.times.extend_from_slice(&more.times);
                 }
