@@ -220,7 +220,8 @@ pub fn parse_time_string(s: &str) -> Option<i64> {
     {
         return None;
     }
-    let days = days_from_civil(y, mo, d);
+    // Month and day were range-checked above, so they fit in u32.
+    let days = common::time::days_from_civil(y, mo as u32, d as u32);
     let mut secs = days * 86_400;
     let mut nanos = 0i64;
     if b.len() > 10 {
@@ -261,17 +262,6 @@ pub fn parse_time_string(s: &str) -> Option<i64> {
         }
     }
     secs.checked_mul(1_000_000_000)?.checked_add(nanos)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// Compiles a regex with 1.x's (Go RE2) semantics as far as the `regex` crate shares them.
@@ -568,7 +558,10 @@ mod tests {
             parse_time_string("2026-01-01T05:30:00+05:30"),
             Some(1_767_225_600_000_000_000)
         );
-        assert_eq!(parse_time_string("2026-01-01"), Some(1_767_225_600_000_000_000));
+        assert_eq!(
+            parse_time_string("2026-01-01"),
+            Some(1_767_225_600_000_000_000)
+        );
         let e = cond("time >= 'bogus'").err();
         assert_eq!(
             e.map(|e| e.0),
