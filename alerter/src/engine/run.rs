@@ -178,7 +178,17 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
     let inner = ctx.inner.clone();
     let mut committed = inner.store.watch_committed();
     acknowledge(&inner, &ctx.def.id, seq).await;
-    let mut saved_at = std::time::Instant::now();
+    // Tasks save at different phases of SAVE_EVERY (by a hash of the id): a save
+    // serializes all of a task's groups, and 100 tasks saving at once stalled
+    // evaluation for seconds.
+    let phase = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        ctx.def.id.hash(&mut h);
+        Duration::from_millis(h.finish() % SAVE_EVERY.as_millis().max(1) as u64)
+    };
+    let now = std::time::Instant::now();
+    let mut saved_at = now.checked_sub(phase).unwrap_or(now);
     let mut dirty = false;
     loop {
         if *stop.borrow() {
