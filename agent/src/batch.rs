@@ -36,10 +36,20 @@ struct State {
 }
 
 impl Shared {
-    pub fn new(label: String, buffer: Box<dyn Buffer>, batch_size: usize, stats: Arc<OutputStats>) -> Arc<Shared> {
+    pub fn new(
+        label: String,
+        buffer: Box<dyn Buffer>,
+        batch_size: usize,
+        stats: Arc<OutputStats>,
+    ) -> Arc<Shared> {
         set(&stats.buffer_size, buffer.len() as u64);
         Arc::new(Shared {
-            state: Mutex::new(State { buffer, failing: false, stop: false, unlogged_drops: 0 }),
+            state: Mutex::new(State {
+                buffer,
+                failing: false,
+                stop: false,
+                unlogged_drops: 0,
+            }),
             wake: Condvar::new(),
             stats,
             label,
@@ -99,9 +109,21 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn spawn(shared: Arc<Shared>, output: Box<dyn Output>, timing: Timing) -> std::io::Result<JoinHandle<()>> {
-        let w = Writer { shared: shared.clone(), output, timing, rng: Rng::seeded() };
-        std::thread::Builder::new().name(shared.label.clone()).stack_size(256 * 1024).spawn(move || w.run())
+    pub fn spawn(
+        shared: Arc<Shared>,
+        output: Box<dyn Output>,
+        timing: Timing,
+    ) -> std::io::Result<JoinHandle<()>> {
+        let w = Writer {
+            shared: shared.clone(),
+            output,
+            timing,
+            rng: Rng::seeded(),
+        };
+        std::thread::Builder::new()
+            .name(shared.label.clone())
+            .stack_size(256 * 1024)
+            .spawn(move || w.run())
     }
 
     fn run(mut self) {
@@ -118,7 +140,12 @@ impl Writer {
                     if now >= next || (!st.failing && st.buffer.len() >= self.shared.batch_size) {
                         break;
                     }
-                    st = self.shared.wake.wait_timeout(st, next - now).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
+                    st = self
+                        .shared
+                        .wake
+                        .wait_timeout(st, next - now)
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|e| e.into_inner().0);
                 }
                 st.stop
             };
@@ -126,7 +153,10 @@ impl Writer {
             if stopping {
                 let left = self.shared.buffered();
                 if left > 0 {
-                    warn!("[{}] exiting with {left} metrics not written", self.shared.label);
+                    warn!(
+                        "[{}] exiting with {left} metrics not written",
+                        self.shared.label
+                    );
                 }
                 return;
             }
@@ -149,7 +179,9 @@ impl Writer {
     /// `initial · 2^(n-1)`, capped, then jittered into [d/2, d] so a fleet spreads out.
     fn backoff(&mut self, failures: u32) -> Duration {
         let RetryPolicy { initial, max } = self.timing.retry;
-        let d = initial.saturating_mul(1u32 << (failures - 1).min(20)).min(max);
+        let d = initial
+            .saturating_mul(1u32 << (failures - 1).min(20))
+            .min(max);
         d / 2 + self.rng.below(d / 2)
     }
 
@@ -160,7 +192,10 @@ impl Writer {
         let batches = {
             let mut st = lock(&self.shared.state);
             if st.unlogged_drops > 0 {
-                warn!("[{label}] Metric buffer overflow; {} metrics have been dropped", st.unlogged_drops);
+                warn!(
+                    "[{label}] Metric buffer overflow; {} metrics have been dropped",
+                    st.unlogged_drops
+                );
                 st.unlogged_drops = 0;
             }
             st.buffer.len() / self.shared.batch_size + 1
@@ -179,7 +214,10 @@ impl Writer {
             }
             let start = Instant::now();
             let (done, err) = self.send(&lines);
-            set(&self.shared.stats.write_time_ns, start.elapsed().as_nanos() as u64);
+            set(
+                &self.shared.stats.write_time_ns,
+                start.elapsed().as_nanos() as u64,
+            );
             let mut st = lock(&self.shared.state);
             if let Err(e) = st.buffer.consume(seq + done as u64) {
                 error!("[{label}] {e}");
@@ -188,10 +226,17 @@ impl Writer {
             st.failing = err.is_some();
             if let Some(e) = err {
                 add(&self.shared.stats.errors, 1);
-                error!("[{label}] when writing to the output: {e}; {} metrics kept for retry", st.buffer.len());
+                error!(
+                    "[{label}] when writing to the output: {e}; {} metrics kept for retry",
+                    st.buffer.len()
+                );
                 return false;
             }
-            debug!("[{label}] wrote batch of {} metrics in {:?}", lines.len(), start.elapsed());
+            debug!(
+                "[{label}] wrote batch of {} metrics in {:?}",
+                lines.len(),
+                start.elapsed()
+            );
         }
         true
     }
@@ -207,7 +252,11 @@ impl Writer {
             }
             Err(Error::TooLarge) if lines.len() > 1 => {
                 let mid = lines.len() / 2;
-                info!("[{}] request too large, splitting a batch of {}", self.shared.label, lines.len());
+                info!(
+                    "[{}] request too large, splitting a batch of {}",
+                    self.shared.label,
+                    lines.len()
+                );
                 let (a, err) = self.send(&lines[..mid]);
                 if err.is_some() {
                     return (a, err);
@@ -217,13 +266,20 @@ impl Writer {
             }
             Err(Error::TooLarge) => {
                 add(&stats.metrics_dropped, 1);
-                error!("[{}] a single metric is too large for the server; dropped: {:.200}", self.shared.label, lines[0]);
+                error!(
+                    "[{}] a single metric is too large for the server; dropped: {:.200}",
+                    self.shared.label, lines[0]
+                );
                 (1, None)
             }
             Err(Error::Rejected(msg)) => {
                 add(&stats.metrics_dropped, lines.len() as u64);
                 add(&stats.errors, 1);
-                error!("[{}] {msg}; the batch of {} metrics will be dropped", self.shared.label, lines.len());
+                error!(
+                    "[{}] {msg}; the batch of {} metrics will be dropped",
+                    self.shared.label,
+                    lines.len()
+                );
                 (lines.len(), None)
             }
             Err(e) => (0, Some(e)),
@@ -236,7 +292,10 @@ pub struct Rng(u64);
 
 impl Rng {
     pub fn seeded() -> Rng {
-        let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+        let t = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
         let addr = &t as *const u64 as u64;
         Rng((t ^ addr.rotate_left(32) ^ u64::from(std::process::id())) | 1)
     }
@@ -251,6 +310,10 @@ impl Rng {
     /// Uniform in [0, d).
     pub fn below(&mut self, d: Duration) -> Duration {
         let nanos = d.as_nanos() as u64;
-        if nanos == 0 { Duration::ZERO } else { Duration::from_nanos(self.next_u64() % nanos) }
+        if nanos == 0 {
+            Duration::ZERO
+        } else {
+            Duration::from_nanos(self.next_u64() % nanos)
+        }
     }
 }

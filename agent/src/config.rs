@@ -33,7 +33,10 @@ impl Source {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, col)
 }
 
@@ -210,7 +213,9 @@ output_struct!(RawFile {
 /// Reads, substitutes `${VAR}` and parses a config file.
 pub fn load(path: &Path) -> Result<(RawConfig, Source)> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    parse(&path.display().to_string(), &text, |k| std::env::var(k).ok())
+    parse(&path.display().to_string(), &text, |k| {
+        std::env::var(k).ok()
+    })
 }
 
 /// Parses config text; `env` resolves `${VAR}` (a closure so tests need not touch the process env).
@@ -220,7 +225,10 @@ pub fn parse(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<(RawConfig, Source)> {
     let text = substitute_env(origin, text, env)?;
-    let source = Source { origin: origin.to_string(), text };
+    let source = Source {
+        origin: origin.to_string(),
+        text,
+    };
     let raw: RawConfig = toml::from_str(&source.text).map_err(|e| match e.span() {
         Some(span) => source.error_at(span.start, e.message()),
         None => Error::Config(format!("{origin}: {}", e.message())),
@@ -232,7 +240,11 @@ pub fn parse(
 /// a commented-out `${TOKEN}` in the sample config does not demand the variable. Working per
 /// line keeps line numbers of later errors right. An unset variable without a default is an
 /// error: sending metrics with an empty token or URL would fail later and less clearly.
-fn substitute_env(origin: &str, text: &str, env: impl Fn(&str) -> Option<String>) -> Result<String> {
+fn substitute_env(
+    origin: &str,
+    text: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<String> {
     let mut out = String::with_capacity(text.len());
     for (n, line) in text.split_inclusive('\n').enumerate() {
         if line.trim_start().starts_with('#') {
@@ -320,12 +332,18 @@ mod tests {
     #[test]
     fn unknown_keys_report_their_position() {
         let e = err("[agent]\ninterval = \"10s\"\nintervall = \"5s\"\n");
-        assert!(e.starts_with("agent.toml:3:1: unknown field `intervall`"), "{e}");
+        assert!(
+            e.starts_with("agent.toml:3:1: unknown field `intervall`"),
+            "{e}"
+        );
         let e = err("[[inputs.cpu]]\npercpu = true\n\n[[inputs.cpux]]\n");
         assert!(e.starts_with("agent.toml:4:"), "{e}");
         assert!(e.contains("unknown field `cpux`"), "{e}");
         let e = err("[[outputs.influxdb]]\nurls = [\"http://x\"]\ndatabse = \"t\"\n");
-        assert!(e.starts_with("agent.toml:3:1: unknown field `databse`"), "{e}");
+        assert!(
+            e.starts_with("agent.toml:3:1: unknown field `databse`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -19,7 +19,10 @@ pub enum Error {
 
     /// An input failed to gather; the other inputs carry on.
     #[error("[inputs.{input}] {message}")]
-    Gather { input: &'static str, message: String },
+    Gather {
+        input: &'static str,
+        message: String,
+    },
 
     /// The server refused the batch for good (4xx): retrying would fail the same way.
     #[error("{0}")]
@@ -42,10 +45,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io { path: path.into(), err: source }
+        Error::Io {
+            path: path.into(),
+            err: source,
+        }
     }
 
     pub(crate) fn gather(input: &'static str, message: impl std::fmt::Display) -> Error {
-        Error::Gather { input, message: message.to_string() }
+        Error::Gather {
+            input,
+            message: message.to_string(),
+        }
     }
 }

@@ -103,12 +103,21 @@ mod tests {
             ],
             timestamp: Some(1),
         };
-        let f = Filter { namepass: vec!["cpu".into()], ..Default::default() };
+        let f = Filter {
+            namepass: vec!["cpu".into()],
+            ..Default::default()
+        };
         assert!(!f.apply(&mut p.clone()));
-        let f = Filter { fieldexclude: vec!["*_percent".into()], ..Default::default() };
+        let f = Filter {
+            fieldexclude: vec!["*_percent".into()],
+            ..Default::default()
+        };
         assert!(f.apply(&mut p));
         assert_eq!(p.fields.len(), 1);
-        let f = Filter { fieldinclude: vec!["nothing".into()], ..Default::default() };
+        let f = Filter {
+            fieldinclude: vec!["nothing".into()],
+            ..Default::default()
+        };
         assert!(!f.apply(&mut p));
     }
 }

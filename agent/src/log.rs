@@ -35,24 +35,16 @@ pub fn log(level: Level, args: std::fmt::Arguments<'_>) {
         Level::Warn => 'W',
         Level::Error => 'E',
     };
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     eprintln!("{} {letter}! {args}", rfc3339(secs as i64));
 }
 
-/// UTC RFC 3339 for a Unix time in seconds (civil-from-days, H. Hinnant's algorithm).
+/// UTC RFC 3339 for a Unix time in seconds.
 pub fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    common::time::rfc3339_nanos(secs.saturating_mul(1_000_000_000))
 }
 
 #[macro_export]

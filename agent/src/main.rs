@@ -59,7 +59,12 @@ fn run() -> anyhow::Result<()> {
     }
     let mut cfg = agent::validate::load(&config)?;
     if command.as_deref() == Some("validate") {
-        println!("{}: ok ({} inputs, {} outputs)", config.display(), cfg.inputs.len(), cfg.outputs.len());
+        println!(
+            "{}: ok ({} inputs, {} outputs)",
+            config.display(),
+            cfg.inputs.len(),
+            cfg.outputs.len()
+        );
         return Ok(());
     }
     cfg.agent.debug |= debug;

@@ -52,7 +52,11 @@ impl Shutdown {
             if now >= deadline {
                 return false;
             }
-            stopped = self.cv.wait_timeout(stopped, deadline - now).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
+            stopped = self
+                .cv
+                .wait_timeout(stopped, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
         }
     }
 }
@@ -60,7 +64,8 @@ impl Shutdown {
 /// SIGTERM and SIGINT trigger `shutdown` (then the outputs get one last flush).
 pub fn handle_signals(shutdown: Arc<Shutdown>) -> Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT]).map_err(|e| Error::io("signal handler", e))?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
+        .map_err(|e| Error::io("signal handler", e))?;
     std::thread::Builder::new()
         .name("signals".into())
         .stack_size(64 * 1024)
@@ -99,7 +104,10 @@ pub struct Agent {
 }
 
 fn now_ns() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
 }
 
 /// Telegraf's precision when none is set: the interval's order of magnitude, capped at 1 s.
@@ -134,9 +142,19 @@ impl Agent {
         let mut inputs = Vec::new();
         for spec in &cfg.inputs {
             let input = spec.kind.build(&stats)?;
-            let precision = cfg.agent.precision.unwrap_or_else(|| derived_precision(spec.interval));
+            let precision = cfg
+                .agent
+                .precision
+                .unwrap_or_else(|| derived_precision(spec.interval));
             let stats = stats.register_input(spec.kind.name(), spec.alias.clone());
-            inputs.push(RunningInput { spec: spec.clone(), input, stats, precision, base: now, due: now });
+            inputs.push(RunningInput {
+                spec: spec.clone(),
+                input,
+                stats,
+                precision,
+                base: now,
+                due: now,
+            });
         }
         let mut outputs = Vec::new();
         let mut pending = Vec::new();
@@ -148,25 +166,47 @@ impl Agent {
             };
             let stats = stats.register_output(name, spec.alias.clone(), spec.buffer_limit);
             let buffer: Box<dyn Buffer> = match &spec.buffer {
-                BufferStrategy::Memory => Box::new(MemoryBuffer::new(spec.buffer_limit, spec.batch_size)),
+                BufferStrategy::Memory => {
+                    Box::new(MemoryBuffer::new(spec.buffer_limit, spec.batch_size))
+                }
                 BufferStrategy::Disk(dir) => {
                     let (b, dropped) = DiskBuffer::open(dir, spec.buffer_limit)?;
                     if !b.is_empty() {
-                        info!("[{label}] replaying {} buffered metrics from {}", b.len(), dir.display());
+                        info!(
+                            "[{label}] replaying {} buffered metrics from {}",
+                            b.len(),
+                            dir.display()
+                        );
                     }
                     if dropped > 0 {
-                        warn!("[{label}] dropped {dropped} buffered metrics over metric_buffer_limit");
+                        warn!(
+                            "[{label}] dropped {dropped} buffered metrics over metric_buffer_limit"
+                        );
                         add(&stats.metrics_dropped, dropped as u64);
                     }
                     Box::new(b)
                 }
             };
             let shared = Shared::new(label, buffer, spec.batch_size, stats);
-            let timing = Timing { flush_interval: spec.flush_interval, flush_jitter: spec.flush_jitter, retry: spec.retry };
+            let timing = Timing {
+                flush_interval: spec.flush_interval,
+                flush_jitter: spec.flush_jitter,
+                retry: spec.retry,
+            };
             pending.push((spec.kind.build()?, timing));
-            outputs.push(RunningOutput { spec: spec.clone(), shared });
+            outputs.push(RunningOutput {
+                spec: spec.clone(),
+                shared,
+            });
         }
-        Ok(Agent { cfg, stats, inputs, outputs, pending, rng: Rng::seeded() })
+        Ok(Agent {
+            cfg,
+            stats,
+            inputs,
+            outputs,
+            pending,
+            rng: Rng::seeded(),
+        })
     }
 
     /// Runs until `shutdown`, then flushes each output once more and returns.
@@ -181,7 +221,9 @@ impl Agent {
         );
         self.schedule_first();
         while !self.inputs.is_empty() {
-            let Some(due) = self.inputs.iter().map(|i| i.due).min() else { break };
+            let Some(due) = self.inputs.iter().map(|i| i.due).min() else {
+                break;
+            };
             if shutdown.wait_until(due) {
                 break;
             }
@@ -208,9 +250,15 @@ impl Agent {
             self.gather(idx);
         }
         self.stop_writers(writers);
-        let failed: u64 = self.outputs.iter().map(|o| o.shared.buffered() as u64).sum();
+        let failed: u64 = self
+            .outputs
+            .iter()
+            .map(|o| o.shared.buffered() as u64)
+            .sum();
         if failed > 0 {
-            return Err(Error::Transient(format!("{failed} metrics could not be written")));
+            return Err(Error::Transient(format!(
+                "{failed} metrics could not be written"
+            )));
         }
         Ok(())
     }
@@ -226,7 +274,8 @@ impl Agent {
                     text.push('\n');
                 }
             }
-            out.write_all(text.as_bytes()).map_err(|e| Error::io("stdout", e))?;
+            out.write_all(text.as_bytes())
+                .map_err(|e| Error::io("stdout", e))?;
         }
         Ok(())
     }
@@ -248,7 +297,10 @@ impl Agent {
     fn start_writers(&mut self) -> Result<Vec<JoinHandle<()>>> {
         let mut handles = Vec::new();
         for (out, (output, timing)) in self.outputs.iter().zip(self.pending.drain(..)) {
-            handles.push(Writer::spawn(out.shared.clone(), output, timing).map_err(|e| Error::io("writer thread", e))?);
+            handles.push(
+                Writer::spawn(out.shared.clone(), output, timing)
+                    .map_err(|e| Error::io("writer thread", e))?,
+            );
         }
         Ok(handles)
     }
@@ -352,7 +404,9 @@ impl Agent {
         let mut shared_lines: Option<Vec<Arc<str>>> = None;
         for out in &self.outputs {
             let lines = if out.spec.filter.is_empty() {
-                shared_lines.get_or_insert_with(|| serialize(points.iter())).clone()
+                shared_lines
+                    .get_or_insert_with(|| serialize(points.iter()))
+                    .clone()
             } else {
                 let mut kept = Vec::with_capacity(points.len());
                 for p in &points {
@@ -361,7 +415,10 @@ impl Agent {
                         kept.push(p);
                     }
                 }
-                add(&out.shared.stats.metrics_filtered, (points.len() - kept.len()) as u64);
+                add(
+                    &out.shared.stats.metrics_filtered,
+                    (points.len() - kept.len()) as u64,
+                );
                 serialize(kept.iter())
             };
             out.shared.add(lines);
@@ -385,9 +442,21 @@ mod tests {
 
     #[test]
     fn precision_and_rounding() {
-        assert_eq!(derived_precision(Duration::from_secs(10)), Duration::from_secs(1));
-        assert_eq!(derived_precision(Duration::from_millis(100)), Duration::from_millis(1));
-        assert_eq!(round_to(1_700_000_000_499_999_999, Duration::from_secs(1)), 1_700_000_000_000_000_000);
-        assert_eq!(round_to(1_700_000_000_500_000_000, Duration::from_secs(1)), 1_700_000_001_000_000_000);
+        assert_eq!(
+            derived_precision(Duration::from_secs(10)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            derived_precision(Duration::from_millis(100)),
+            Duration::from_millis(1)
+        );
+        assert_eq!(
+            round_to(1_700_000_000_499_999_999, Duration::from_secs(1)),
+            1_700_000_000_000_000_000
+        );
+        assert_eq!(
+            round_to(1_700_000_000_500_000_000, Duration::from_secs(1)),
+            1_700_000_001_000_000_000
+        );
     }
 }

@@ -39,13 +39,27 @@ pub struct Stats {
 
 impl Stats {
     pub fn register_input(&self, name: &'static str, alias: Option<String>) -> Arc<InputStats> {
-        let s = Arc::new(InputStats { name, alias, ..Default::default() });
+        let s = Arc::new(InputStats {
+            name,
+            alias,
+            ..Default::default()
+        });
         lock(&self.inputs).push(s.clone());
         s
     }
 
-    pub fn register_output(&self, name: &'static str, alias: Option<String>, buffer_limit: usize) -> Arc<OutputStats> {
-        let s = Arc::new(OutputStats { name, alias, buffer_limit: buffer_limit as u64, ..Default::default() });
+    pub fn register_output(
+        &self,
+        name: &'static str,
+        alias: Option<String>,
+        buffer_limit: usize,
+    ) -> Arc<OutputStats> {
+        let s = Arc::new(OutputStats {
+            name,
+            alias,
+            buffer_limit: buffer_limit as u64,
+            ..Default::default()
+        });
         lock(&self.outputs).push(s.clone());
         s
     }

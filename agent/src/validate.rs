@@ -84,7 +84,11 @@ pub fn load(path: &Path) -> Result<AgentConfig> {
 }
 
 /// Parses and validates config text (env lookups through `env`).
-pub fn parse(origin: &str, text: &str, env: impl Fn(&str) -> Option<String>) -> Result<AgentConfig> {
+pub fn parse(
+    origin: &str,
+    text: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<AgentConfig> {
     let (raw, source) = config::parse(origin, text, env)?;
     validate(raw, &source)
 }
@@ -101,10 +105,14 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         return None;
     }
     while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let num: f64 = rest[..num_end].parse().ok()?;
         rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let scale = match &rest[..unit_end] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -128,8 +136,15 @@ impl V<'_> {
     fn duration(&self, v: &Option<Spanned<String>>, default: Duration) -> Result<Duration> {
         match v {
             None => Ok(default),
-            Some(s) => parse_duration(s.get_ref())
-                .ok_or_else(|| self.src.error_span(s, format!("invalid duration {:?} (use e.g. \"10s\", \"500ms\")", s.get_ref()))),
+            Some(s) => parse_duration(s.get_ref()).ok_or_else(|| {
+                self.src.error_span(
+                    s,
+                    format!(
+                        "invalid duration {:?} (use e.g. \"10s\", \"500ms\")",
+                        s.get_ref()
+                    ),
+                )
+            }),
         }
     }
 
@@ -160,10 +175,17 @@ pub fn validate(raw: RawConfig, src: &Source) -> Result<AgentConfig> {
     let a = &raw.agent;
     let interval = v.duration(&a.interval, Duration::from_secs(10))?;
     if interval.is_zero() {
-        return Err(src.error_span(a.interval.as_ref().ok_or_else(|| Error::Config("interval".into()))?, "interval must be positive"));
+        return Err(src.error_span(
+            a.interval
+                .as_ref()
+                .ok_or_else(|| Error::Config("interval".into()))?,
+            "interval must be positive",
+        ));
     }
     let precision = match &a.precision {
-        Some(p) if !p.get_ref().is_empty() => Some(v.duration(&a.precision, Duration::ZERO)?).filter(|d| !d.is_zero()),
+        Some(p) if !p.get_ref().is_empty() => {
+            Some(v.duration(&a.precision, Duration::ZERO)?).filter(|d| !d.is_zero())
+        }
         _ => None,
     };
     let hostname = match &a.hostname {
@@ -186,15 +208,27 @@ pub fn validate(raw: RawConfig, src: &Source) -> Result<AgentConfig> {
         quiet: a.quiet.unwrap_or(false),
     };
     if agent.flush_interval.is_zero() {
-        return Err(Error::Config(format!("{}: flush_interval must be positive", src.origin)));
+        return Err(Error::Config(format!(
+            "{}: flush_interval must be positive",
+            src.origin
+        )));
     }
-    let buffer_dir = match a.buffer_strategy.as_ref().map(|s| (s, s.get_ref().as_str())) {
+    let buffer_dir = match a
+        .buffer_strategy
+        .as_ref()
+        .map(|s| (s, s.get_ref().as_str()))
+    {
         None | Some((_, "memory")) => None,
         Some((s, "disk")) => match &a.buffer_directory {
             Some(d) if !d.get_ref().is_empty() => Some(PathBuf::from(d.get_ref())),
             _ => return Err(src.error_span(s, "buffer_strategy = \"disk\" needs buffer_directory")),
         },
-        Some((s, other)) => return Err(src.error_span(s, format!("unknown buffer_strategy {other:?} (memory or disk)"))),
+        Some((s, other)) => {
+            return Err(src.error_span(
+                s,
+                format!("unknown buffer_strategy {other:?} (memory or disk)"),
+            ));
+        }
     };
 
     let mut global_tags: Vec<(String, String)> = raw.global_tags.into_iter().collect();
@@ -215,7 +249,11 @@ pub fn validate(raw: RawConfig, src: &Source) -> Result<AgentConfig> {
                     name_override: $r.name_override.clone(),
                     name_prefix: $r.name_prefix.clone(),
                     name_suffix: $r.name_suffix.clone(),
-                    tags: $r.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    tags: $r
+                        .tags
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
                     filter: filter_of!($r),
                 });
             }
@@ -232,7 +270,13 @@ pub fn validate(raw: RawConfig, src: &Source) -> Result<AgentConfig> {
     push_inputs!(i.system, |r| InputKind::System);
     push_inputs!(i.disk, |r| InputKind::Disk(disk::DiskOptions {
         mount_points: r.mount_points.clone(),
-        ignore_fs: r.ignore_fs.clone().unwrap_or_else(|| disk::DEFAULT_IGNORE_FS.iter().map(|s| s.to_string()).collect()),
+        ignore_fs: r
+            .ignore_fs
+            .clone()
+            .unwrap_or_else(|| disk::DEFAULT_IGNORE_FS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()),
         ignore_mount_opts: r.ignore_mount_opts.clone(),
     }));
     push_inputs!(i.diskio, |r| InputKind::Diskio(diskio::DiskioOptions {
@@ -245,9 +289,11 @@ pub fn validate(raw: RawConfig, src: &Source) -> Result<AgentConfig> {
     }));
     push_inputs!(i.processes, |r| InputKind::Processes);
     push_inputs!(i.kernel, |r| InputKind::Kernel);
-    push_inputs!(i.internal, |r| InputKind::Internal(internal::InternalOptions {
-        collect_memstats: r.collect_memstats.unwrap_or(true),
-    }));
+    push_inputs!(i.internal, |r| InputKind::Internal(
+        internal::InternalOptions {
+            collect_memstats: r.collect_memstats.unwrap_or(true),
+        }
+    ));
 
     let mut outputs = Vec::new();
     let o = &raw.outputs;
@@ -255,7 +301,11 @@ pub fn validate(raw: RawConfig, src: &Source) -> Result<AgentConfig> {
         ($list:expr, $name:literal, |$r:ident| $kind:expr) => {
             for (n, $r) in $list.iter().enumerate() {
                 let kind: OutputKind = $kind;
-                let batch_size = v.count(&$r.metric_batch_size, agent.metric_batch_size, "metric_batch_size")?;
+                let batch_size = v.count(
+                    &$r.metric_batch_size,
+                    agent.metric_batch_size,
+                    "metric_batch_size",
+                )?;
                 let flush_interval = v.duration(&$r.flush_interval, agent.flush_interval)?;
                 let buffer = match &buffer_dir {
                     None => BufferStrategy::Memory,
@@ -269,7 +319,11 @@ pub fn validate(raw: RawConfig, src: &Source) -> Result<AgentConfig> {
                     alias: $r.alias.clone(),
                     filter: filter_of!($r),
                     batch_size,
-                    buffer_limit: v.count(&$r.metric_buffer_limit, agent.metric_buffer_limit, "metric_buffer_limit")?,
+                    buffer_limit: v.count(
+                        &$r.metric_buffer_limit,
+                        agent.metric_buffer_limit,
+                        "metric_buffer_limit",
+                    )?,
                     flush_interval,
                     flush_jitter: v.duration(&$r.flush_jitter, agent.flush_jitter)?,
                     retry: RetryPolicy {
@@ -281,19 +335,37 @@ pub fn validate(raw: RawConfig, src: &Source) -> Result<AgentConfig> {
             }
         };
     }
-    push_outputs!(o.influxdb, "influxdb", |r| OutputKind::Influxdb(Box::new(influxdb_options(&v, r)?)));
+    push_outputs!(o.influxdb, "influxdb", |r| OutputKind::Influxdb(Box::new(
+        influxdb_options(&v, r)?
+    )));
     push_outputs!(o.file, "file", |r| {
         if let Some(f) = &r.data_format
             && f.get_ref() != "influx"
         {
-            return Err(src.error_span(f, format!("data_format {:?} is not supported (only \"influx\")", f.get_ref())));
+            return Err(src.error_span(
+                f,
+                format!(
+                    "data_format {:?} is not supported (only \"influx\")",
+                    f.get_ref()
+                ),
+            ));
         }
-        OutputKind::File(file::FileOptions { files: r.files.clone().unwrap_or_else(|| vec!["stdout".into()]) })
+        OutputKind::File(file::FileOptions {
+            files: r.files.clone().unwrap_or_else(|| vec!["stdout".into()]),
+        })
     });
     if outputs.is_empty() {
-        return Err(Error::Config(format!("{}: no outputs configured", src.origin)));
+        return Err(Error::Config(format!(
+            "{}: no outputs configured",
+            src.origin
+        )));
     }
-    Ok(AgentConfig { agent, global_tags, inputs, outputs })
+    Ok(AgentConfig {
+        agent,
+        global_tags,
+        inputs,
+        outputs,
+    })
 }
 
 fn influxdb_options(v: &V<'_>, r: &config::RawInfluxdb) -> Result<influxdb::InfluxdbOptions> {
@@ -302,7 +374,11 @@ fn influxdb_options(v: &V<'_>, r: &config::RawInfluxdb) -> Result<influxdb::Infl
         let s = u.get_ref();
         let ok = s.starts_with("http://") || (cfg!(feature = "tls") && s.starts_with("https://"));
         if !ok {
-            let why = if s.starts_with("https://") { "https needs the agent built with the `tls` feature" } else { "expected http://host:port" };
+            let why = if s.starts_with("https://") {
+                "https needs the agent built with the `tls` feature"
+            } else {
+                "expected http://host:port"
+            };
             return Err(v.src.error_span(u, format!("unsupported url {s:?}: {why}")));
         }
         urls.push(s.clone());
@@ -315,7 +391,12 @@ fn influxdb_options(v: &V<'_>, r: &config::RawInfluxdb) -> Result<influxdb::Infl
         Some(c) => match c.get_ref().as_str() {
             "gzip" => true,
             "" | "identity" => false,
-            other => return Err(v.src.error_span(c, format!("unknown content_encoding {other:?} (gzip or identity)"))),
+            other => {
+                return Err(v.src.error_span(
+                    c,
+                    format!("unknown content_encoding {other:?} (gzip or identity)"),
+                ));
+            }
         },
     };
     Ok(influxdb::InfluxdbOptions {
@@ -329,14 +410,24 @@ fn influxdb_options(v: &V<'_>, r: &config::RawInfluxdb) -> Result<influxdb::Infl
         timeout: v.duration(&r.timeout, Duration::from_secs(5))?,
         gzip,
         skip_database_creation: r.skip_database_creation.unwrap_or(false),
-        user_agent: r.user_agent.clone().unwrap_or_else(|| format!("tigk-agent/{}", env!("CARGO_PKG_VERSION"))),
-        http_headers: r.http_headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        user_agent: r
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| format!("tigk-agent/{}", env!("CARGO_PKG_VERSION"))),
+        http_headers: r
+            .http_headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     })
 }
 
 #[cfg(target_os = "linux")]
 fn system_hostname() -> String {
-    rustix::system::uname().nodename().to_string_lossy().into_owned()
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -366,11 +457,21 @@ mod tests {
 
     #[test]
     fn defaults_follow_telegraf() {
-        let c = parse("a.toml", "[agent]\nhostname = \"h1\"\n[[inputs.cpu]]\n[[outputs.file]]\n", env).expect("valid");
+        let c = parse(
+            "a.toml",
+            "[agent]\nhostname = \"h1\"\n[[inputs.cpu]]\n[[outputs.file]]\n",
+            env,
+        )
+        .expect("valid");
         assert_eq!(c.agent.interval, Duration::from_secs(10));
-        assert_eq!((c.agent.metric_batch_size, c.agent.metric_buffer_limit), (1000, 10_000));
+        assert_eq!(
+            (c.agent.metric_batch_size, c.agent.metric_buffer_limit),
+            (1000, 10_000)
+        );
         assert_eq!(c.global_tags, vec![("host".to_string(), "h1".to_string())]);
-        let InputKind::Cpu(o) = &c.inputs[0].kind else { panic!("cpu") };
+        let InputKind::Cpu(o) = &c.inputs[0].kind else {
+            panic!("cpu")
+        };
         assert!(o.percpu && o.totalcpu && !o.collect_cpu_time && !o.report_active);
         assert!(matches!(&c.outputs[0].kind, OutputKind::File(f) if f.files == ["stdout"]));
     }
@@ -402,17 +503,36 @@ timeout = "2s"
         assert_eq!(c.inputs[0].interval, Duration::from_secs(30));
         assert_eq!(c.inputs[0].filter.fieldexclude, ["*_percent"]);
         let out = &c.outputs[0];
-        let OutputKind::Influxdb(o) = &out.kind else { panic!("influxdb") };
-        assert_eq!((o.database.as_str(), o.token.as_deref(), o.gzip), ("metrics", Some("tok"), true));
+        let OutputKind::Influxdb(o) = &out.kind else {
+            panic!("influxdb")
+        };
+        assert_eq!(
+            (o.database.as_str(), o.token.as_deref(), o.gzip),
+            ("metrics", Some("tok"), true)
+        );
         assert_eq!(o.timeout, Duration::from_secs(2));
-        assert!(matches!(&out.buffer, BufferStrategy::Disk(d) if d == Path::new("/var/lib/tigk-agent/influxdb-0")));
+        assert!(
+            matches!(&out.buffer, BufferStrategy::Disk(d) if d == Path::new("/var/lib/tigk-agent/influxdb-0"))
+        );
     }
 
     #[test]
     fn sample_config_is_valid() {
         let c = parse("sample.toml", crate::SAMPLE_CONFIG, |_| None).expect("sample config");
         let names: Vec<_> = c.inputs.iter().map(|i| i.kind.name()).collect();
-        assert_eq!(names, ["cpu", "mem", "swap", "system", "disk", "diskio", "processes", "kernel"]);
+        assert_eq!(
+            names,
+            [
+                "cpu",
+                "mem",
+                "swap",
+                "system",
+                "disk",
+                "diskio",
+                "processes",
+                "kernel"
+            ]
+        );
     }
 
     fn err(text: &str) -> String {
@@ -436,7 +556,10 @@ timeout = "2s"
             err("[agent]\nbuffer_strategy = \"disk\"\n[[outputs.file]]\n"),
             "a.toml:2:19: buffer_strategy = \"disk\" needs buffer_directory"
         );
-        assert_eq!(err("[agent]\nmetric_batch_size = 0\n[[outputs.file]]\n"), "a.toml:2:21: metric_batch_size must be positive");
+        assert_eq!(
+            err("[agent]\nmetric_batch_size = 0\n[[outputs.file]]\n"),
+            "a.toml:2:21: metric_batch_size must be positive"
+        );
         assert_eq!(err("[[inputs.cpu]]\n"), "a.toml: no outputs configured");
     }
 }

@@ -43,9 +43,17 @@ fn rig(server: &Server, limit: usize, batch: usize, gzip: bool) -> Rig {
     let timing = Timing {
         flush_interval: Duration::from_millis(50),
         flush_jitter: Duration::ZERO,
-        retry: RetryPolicy { initial: Duration::from_millis(20), max: Duration::from_millis(100) },
+        retry: RetryPolicy {
+            initial: Duration::from_millis(20),
+            max: Duration::from_millis(100),
+        },
     };
-    let thread = Writer::spawn(shared.clone(), Box::new(Influxdb::new(options(server, gzip))), timing).expect("spawn");
+    let thread = Writer::spawn(
+        shared.clone(),
+        Box::new(Influxdb::new(options(server, gzip))),
+        timing,
+    )
+    .expect("spawn");
     Rig { shared, thread }
 }
 
@@ -58,7 +66,14 @@ impl Rig {
 }
 
 fn lines(range: std::ops::Range<u32>) -> Vec<Arc<str>> {
-    range.map(|i| Arc::from(format!("mem,host=h used={i}i {}", 1_700_000_000_000_000_000u64 + u64::from(i)))).collect()
+    range
+        .map(|i| {
+            Arc::from(format!(
+                "mem,host=h used={i}i {}",
+                1_700_000_000_000_000_000u64 + u64::from(i)
+            ))
+        })
+        .collect()
 }
 
 fn strings(range: std::ops::Range<u32>) -> Vec<String> {
@@ -107,19 +122,28 @@ fn transient_failures_lose_nothing_while_the_buffer_has_room() {
     let req = &server.requests()[0];
     assert_eq!(req.header("Authorization"), Some("Token write-only"));
     assert_eq!(req.header("Content-Encoding"), Some("gzip"));
-    assert!(req.target.starts_with("/write?db=telegraf"), "{}", req.target);
+    assert!(
+        req.target.starts_with("/write?db=telegraf"),
+        "{}",
+        req.target
+    );
 }
 
 /// A 4xx drops that batch (retrying cannot help) and the next one goes through.
 #[test]
 fn client_errors_drop_the_batch_and_count_it() {
     let server = Server::start(Reply::Status(204, ""));
-    server.script([Reply::Status(400, r#"{"error":"partial write: field type conflict dropped=1"}"#)]);
+    server.script([Reply::Status(
+        400,
+        r#"{"error":"partial write: field type conflict dropped=1"}"#,
+    )]);
     let rig = rig(&server, 1000, 10, false);
     rig.shared.add(lines(0..10));
     std::thread::sleep(Duration::from_millis(200));
     rig.shared.add(lines(10..20));
-    server.wait_for(Duration::from_secs(5), "second batch", |got| got.len() == 10);
+    server.wait_for(Duration::from_secs(5), "second batch", |got| {
+        got.len() == 10
+    });
     let shared = rig.stop();
     assert_eq!(server.written_lines(), strings(10..20));
     assert_eq!(get(&shared.stats.metrics_dropped), 10);
@@ -139,7 +163,9 @@ fn full_buffer_drops_exactly_the_oldest() {
     assert_eq!(get(&rig.shared.stats.metrics_dropped), 70);
     assert_eq!(rig.shared.buffered(), 50);
     server.set_default(Reply::Status(204, ""));
-    server.wait_for(Duration::from_secs(5), "the newest 50 lines", |got| got.len() >= 50);
+    server.wait_for(Duration::from_secs(5), "the newest 50 lines", |got| {
+        got.len() >= 50
+    });
     let shared = rig.stop();
     assert_eq!(server.written_lines(), strings(70..120));
     assert_eq!(get(&shared.stats.metrics_dropped), 70);
@@ -156,7 +182,11 @@ fn too_large_splits_the_batch() {
     let shared = rig.stop();
     assert_eq!(server.written_lines(), strings(0..16));
     assert_eq!(get(&shared.stats.metrics_dropped), 0);
-    let sizes: Vec<usize> = server.requests().iter().map(|r| r.body.lines().count()).collect();
+    let sizes: Vec<usize> = server
+        .requests()
+        .iter()
+        .map(|r| r.body.lines().count())
+        .collect();
     assert_eq!(sizes, [16, 8, 4, 4, 8, 4, 4]);
 }
 

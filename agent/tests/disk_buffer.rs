@@ -58,7 +58,12 @@ retry_max = "100ms"
     loop {
         std::thread::sleep(Duration::from_millis(100));
         let segs: u64 = std::fs::read_dir(&out_dir)
-            .map(|d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
             .unwrap_or(0);
         if segs > 3000 || Instant::now() > deadline {
             break;
@@ -69,22 +74,41 @@ retry_max = "100ms"
     first.wait().expect("reap");
     assert!(server.written_lines().is_empty());
 
-    let (mut buf, dropped) = DiskBuffer::open(&out_dir, 10_000).expect("open the dead agent's buffer");
+    let (mut buf, dropped) =
+        DiskBuffer::open(&out_dir, 10_000).expect("open the dead agent's buffer");
     assert_eq!(dropped, 0);
     let (_, pending) = buf.peek(usize::MAX).expect("peek");
     let pending: Vec<String> = pending.iter().map(|l| l.to_string()).collect();
     drop(buf);
-    assert!(pending.len() >= 3, "gathers were buffered on disk: {}", pending.len());
+    assert!(
+        pending.len() >= 3,
+        "gathers were buffered on disk: {}",
+        pending.len()
+    );
     assert!(pending.iter().all(|l| l.starts_with("mem,host=test-host ")));
 
     // Second run: the server is back; the old points come first, then new gathers.
     server.set_default(Reply::Status(204, ""));
     let mut second = spawn_agent(&config);
-    server.wait_for(Duration::from_secs(10), "replayed lines", |got| got.len() > pending.len());
+    server.wait_for(Duration::from_secs(10), "replayed lines", |got| {
+        got.len() > pending.len()
+    });
     second.kill().expect("kill");
     second.wait().expect("reap");
     let got = server.written_lines();
-    assert_eq!(&got[..pending.len()], &pending[..], "replayed first, in order, unchanged");
-    let ts = |l: &String| l.rsplit(' ').next().and_then(|t| t.parse::<i64>().ok()).expect("timestamp");
-    assert!(got.windows(2).all(|w| ts(&w[0]) < ts(&w[1])), "timestamps keep increasing");
+    assert_eq!(
+        &got[..pending.len()],
+        &pending[..],
+        "replayed first, in order, unchanged"
+    );
+    let ts = |l: &String| {
+        l.rsplit(' ')
+            .next()
+            .and_then(|t| t.parse::<i64>().ok())
+            .expect("timestamp")
+    };
+    assert!(
+        got.windows(2).all(|w| ts(&w[0]) < ts(&w[1])),
+        "timestamps keep increasing"
+    );
 }

@@ -24,7 +24,10 @@ impl Drop for Influxd {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 fn start_influxd() -> Influxd {
@@ -57,17 +60,28 @@ fn start_influxd() -> Influxd {
         .spawn()
         .expect("start influxd");
     let url = format!("http://127.0.0.1:{http}");
-    let server = Influxd { child, url, _dir: dir };
+    let server = Influxd {
+        child,
+        url,
+        _dir: dir,
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     while ureq::get(format!("{}/ping", server.url)).call().is_err() {
-        assert!(Instant::now() < deadline, "influxd did not answer /ping within 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "influxd did not answer /ping within 30 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     server
 }
 
 fn query(url: &str, q: &str) -> serde_json::Value {
-    let mut resp = ureq::get(format!("{url}/query")).query("db", "telegraf").query("q", q).call().expect("query");
+    let mut resp = ureq::get(format!("{url}/query"))
+        .query("db", "telegraf")
+        .query("q", q)
+        .call()
+        .expect("query");
     let text = resp.body_mut().read_to_string().expect("body");
     serde_json::from_str(&text).expect("json")
 }
@@ -79,7 +93,11 @@ fn field_keys(url: &str) -> Vec<(String, String, String)> {
     for series in v["results"][0]["series"].as_array().expect("series") {
         let m = series["name"].as_str().expect("name").to_string();
         for row in series["values"].as_array().expect("values") {
-            out.push((m.clone(), row[0].as_str().expect("key").into(), row[1].as_str().expect("type").into()));
+            out.push((
+                m.clone(),
+                row[0].as_str().expect("key").into(),
+                row[1].as_str().expect("type").into(),
+            ));
         }
     }
     out
@@ -117,11 +135,18 @@ timeout = "30s"
         influx.url
     );
     let cfg = agent::validate::parse("interop.toml", &text, |_| None).expect("config");
-    agent::pipeline::Agent::new(cfg).expect("agent").once().expect("written");
+    agent::pipeline::Agent::new(cfg)
+        .expect("agent")
+        .once()
+        .expect("written");
 
     let fields = field_keys(&influx.url);
     let ty = |m: &str, f: &str| {
-        fields.iter().find(|(mm, ff, _)| mm == m && ff == f).map(|(_, _, t)| t.as_str()).unwrap_or("missing")
+        fields
+            .iter()
+            .find(|(mm, ff, _)| mm == m && ff == f)
+            .map(|(_, _, t)| t.as_str())
+            .unwrap_or("missing")
     };
     let expect = [
         ("cpu", "usage_idle", "float"),
@@ -148,13 +173,23 @@ timeout = "30s"
         assert_eq!(ty(m, f), t, "{m}.{f}");
     }
 
-    let v = query(&influx.url, "SELECT last(usage_idle) FROM cpu WHERE cpu = 'cpu-total' AND host = 'interop-host' AND dc = 'test'");
-    let idle = v["results"][0]["series"][0]["values"][0][1].as_f64().expect("cpu-total usage_idle stored");
+    let v = query(
+        &influx.url,
+        "SELECT last(usage_idle) FROM cpu WHERE cpu = 'cpu-total' AND host = 'interop-host' AND dc = 'test'",
+    );
+    let idle = v["results"][0]["series"][0]["values"][0][1]
+        .as_f64()
+        .expect("cpu-total usage_idle stored");
     // Only that a float round-trips: the value itself is the kernel's. Per-CPU iowait can
     // run backwards on Linux, which pushes idle past 100 % over short samples (Telegraf's
     // identical formula reports the same), so a range check here would be flaky.
     assert!(idle.is_finite(), "{idle}");
     let v = query(&influx.url, "SHOW TAG KEYS FROM disk");
-    let tags: Vec<&str> = v["results"][0]["series"][0]["values"].as_array().expect("tags").iter().filter_map(|r| r[0].as_str()).collect();
+    let tags: Vec<&str> = v["results"][0]["series"][0]["values"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .filter_map(|r| r[0].as_str())
+        .collect();
     assert_eq!(tags, ["dc", "device", "fstype", "host", "mode", "path"]);
 }

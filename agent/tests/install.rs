@@ -23,10 +23,19 @@ fn install_into_staging_root_then_uninstall() {
         .arg(deploy_dir().join("install.sh"))
         .args(["--destdir", &root.display().to_string()])
         .args(["--binary", env!("CARGO_BIN_EXE_tigk-agent")])
-        .args(["--server", "http://127.0.0.1:8086", "--token", "write-token"])
+        .args([
+            "--server",
+            "http://127.0.0.1:8086",
+            "--token",
+            "write-token",
+        ])
         .output()
         .expect("run install.sh");
-    assert!(out.status.success(), "install.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "install.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let bin = root.join("usr/local/bin/tigk-agent");
     let conf = root.join("etc/tigk/agent.toml");
@@ -36,10 +45,16 @@ fn install_into_staging_root_then_uninstall() {
     assert_eq!(mode(&conf), 0o640);
     assert_eq!(mode(&env), 0o640, "the token file is not world-readable");
     assert_eq!(mode(&root.join("etc/tigk")), 0o750);
-    assert_eq!(std::fs::read_to_string(&env).expect("env"), "TIGK_TOKEN=write-token\n");
+    assert_eq!(
+        std::fs::read_to_string(&env).expect("env"),
+        "TIGK_TOKEN=write-token\n"
+    );
     let text = std::fs::read_to_string(&conf).expect("config");
     assert!(text.contains("urls = [\"http://127.0.0.1:8086\"]"));
-    assert!(text.contains("\n  token = \"${TIGK_TOKEN}\""), "token comes from the environment file");
+    assert!(
+        text.contains("\n  token = \"${TIGK_TOKEN}\""),
+        "token comes from the environment file"
+    );
     assert!(!text.contains("write-token"), "no secret in agent.toml");
     assert!(text.contains("\n  buffer_strategy = \"disk\""));
 
@@ -49,9 +64,18 @@ fn install_into_staging_root_then_uninstall() {
         .env("TIGK_TOKEN", "write-token")
         .output()
         .expect("validate");
-    assert!(v.status.success(), "validate: {}", String::from_utf8_lossy(&v.stderr));
-    let cfg = agent::validate::parse("agent.toml", &text, |k| (k == "TIGK_TOKEN").then(|| "write-token".into())).expect("parse");
-    let agent::output::OutputKind::Influxdb(o) = &cfg.outputs[0].kind else { panic!("influxdb output") };
+    assert!(
+        v.status.success(),
+        "validate: {}",
+        String::from_utf8_lossy(&v.stderr)
+    );
+    let cfg = agent::validate::parse("agent.toml", &text, |k| {
+        (k == "TIGK_TOKEN").then(|| "write-token".into())
+    })
+    .expect("parse");
+    let agent::output::OutputKind::Influxdb(o) = &cfg.outputs[0].kind else {
+        panic!("influxdb output")
+    };
     assert_eq!(o.token.as_deref(), Some("write-token"));
 
     // systemd-analyze checks the executables exist, so point a copy of the unit at the stage.
@@ -59,13 +83,23 @@ fn install_into_staging_root_then_uninstall() {
     if analyze.is_ok_and(|o| o.status.success()) {
         let staged_unit = std::fs::read_to_string(&unit)
             .expect("unit")
-            .replace("/usr/local/bin/", &format!("{}/usr/local/bin/", root.display()))
+            .replace(
+                "/usr/local/bin/",
+                &format!("{}/usr/local/bin/", root.display()),
+            )
             .replace("/etc/tigk/", &format!("{}/etc/tigk/", root.display()));
         let check = root.join("tigk-agent.service");
         std::fs::write(&check, staged_unit).expect("write unit copy");
-        let out = Command::new("systemd-analyze").arg("verify").arg(&check).output().expect("systemd-analyze");
+        let out = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(&check)
+            .output()
+            .expect("systemd-analyze");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && !stderr.contains("tigk-agent.service:"), "systemd-analyze verify: {stderr}");
+        assert!(
+            out.status.success() && !stderr.contains("tigk-agent.service:"),
+            "systemd-analyze verify: {stderr}"
+        );
     } else {
         eprintln!("systemd-analyze not available; unit not verified");
     }
@@ -73,7 +107,12 @@ fn install_into_staging_root_then_uninstall() {
     // Re-running keeps the edited config and writes the new one beside it.
     let again = Command::new("bash")
         .arg(deploy_dir().join("install.sh"))
-        .args(["--destdir", &root.display().to_string(), "--binary", env!("CARGO_BIN_EXE_tigk-agent")])
+        .args([
+            "--destdir",
+            &root.display().to_string(),
+            "--binary",
+            env!("CARGO_BIN_EXE_tigk-agent"),
+        ])
         .args(["--server", "http://127.0.0.1:9999"])
         .output()
         .expect("rerun");
@@ -86,7 +125,11 @@ fn install_into_staging_root_then_uninstall() {
         .args(["--purge", "--destdir", &root.display().to_string()])
         .output()
         .expect("uninstall");
-    assert!(un.status.success(), "{}", String::from_utf8_lossy(&un.stderr));
+    assert!(
+        un.status.success(),
+        "{}",
+        String::from_utf8_lossy(&un.stderr)
+    );
     assert!(!bin.exists() && !unit.exists() && !conf.exists() && !env.exists());
 }
 
@@ -95,7 +138,12 @@ fn install_refuses_without_server() {
     let stage = tempfile::tempdir().expect("tempdir");
     let out = Command::new("bash")
         .arg(deploy_dir().join("install.sh"))
-        .args(["--destdir", &stage.path().display().to_string(), "--binary", env!("CARGO_BIN_EXE_tigk-agent")])
+        .args([
+            "--destdir",
+            &stage.path().display().to_string(),
+            "--binary",
+            env!("CARGO_BIN_EXE_tigk-agent"),
+        ])
         .output()
         .expect("run");
     assert!(!out.status.success());

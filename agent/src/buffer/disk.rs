@@ -102,10 +102,16 @@ impl DiskBuffer {
                 fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
                 continue;
             }
-            segments.push_back(Segment { first_seq, count, path });
+            segments.push_back(Segment {
+                first_seq,
+                count,
+                path,
+            });
         }
         let first = segments.front().map_or(0, |s| s.first_seq);
-        let next_seq = segments.back().map_or(saved_head.unwrap_or(0), |s| s.first_seq + s.count);
+        let next_seq = segments
+            .back()
+            .map_or(saved_head.unwrap_or(0), |s| s.first_seq + s.count);
         let head_seq = saved_head.unwrap_or(first).max(first);
         let mut buf = DiskBuffer {
             dir: dir.to_path_buf(),
@@ -143,10 +149,17 @@ impl DiskBuffer {
         }
         self.len -= k;
         while k > 0 {
-            let Some(seg) = self.segments.front() else { break };
-            let remaining = (seg.first_seq + seg.count).saturating_sub(self.head_seq.max(seg.first_seq)) as usize;
+            let Some(seg) = self.segments.front() else {
+                break;
+            };
+            let remaining = (seg.first_seq + seg.count)
+                .saturating_sub(self.head_seq.max(seg.first_seq))
+                as usize;
             if k >= remaining {
-                let seg = self.segments.pop_front().ok_or_else(|| self.corrupt("segment list"))?;
+                let seg = self
+                    .segments
+                    .pop_front()
+                    .ok_or_else(|| self.corrupt("segment list"))?;
                 if self.segments.is_empty() {
                     self.writer = None;
                 }
@@ -161,7 +174,8 @@ impl DiskBuffer {
                 let mut r = self.reader_at_head()?;
                 let mut offset = self.head_offset;
                 for _ in 0..k {
-                    let rec = read_record(&mut r).ok_or_else(|| self.corrupt("segment shorter than counted"))?;
+                    let rec = read_record(&mut r)
+                        .ok_or_else(|| self.corrupt("segment shorter than counted"))?;
                     offset += HEADER + rec.len() as u64;
                 }
                 self.head_offset = offset;
@@ -176,14 +190,21 @@ impl DiskBuffer {
     }
 
     fn reader_at_head(&self) -> Result<BufReader<File>> {
-        let seg = self.segments.front().ok_or_else(|| self.corrupt("no segment"))?;
+        let seg = self
+            .segments
+            .front()
+            .ok_or_else(|| self.corrupt("no segment"))?;
         let mut f = File::open(&seg.path).map_err(|e| Error::io(&seg.path, e))?;
-        f.seek(SeekFrom::Start(self.head_offset)).map_err(|e| Error::io(&seg.path, e))?;
+        f.seek(SeekFrom::Start(self.head_offset))
+            .map_err(|e| Error::io(&seg.path, e))?;
         Ok(BufReader::new(f))
     }
 
     fn corrupt(&self, what: &str) -> Error {
-        Error::Buffer { path: self.dir.clone(), message: what.to_string() }
+        Error::Buffer {
+            path: self.dir.clone(),
+            message: what.to_string(),
+        }
     }
 }
 
@@ -199,8 +220,16 @@ fn recover_segment(path: &Path) -> Result<u64> {
         good += HEADER + rec.len() as u64;
     }
     if good < size {
-        crate::warn!("disk buffer {}: dropping {} bytes of an incomplete record", path.display(), size - good);
-        OpenOptions::new().write(true).open(path).and_then(|f| f.set_len(good)).map_err(io)?;
+        crate::warn!(
+            "disk buffer {}: dropping {} bytes of an incomplete record",
+            path.display(),
+            size - good
+        );
+        OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_len(good))
+            .map_err(io)?;
     }
     Ok(count)
 }
@@ -210,11 +239,23 @@ impl Buffer for DiskBuffer {
         if lines.is_empty() {
             return Ok(0);
         }
-        if self.writer.as_ref().is_none_or(|(_, size)| *size >= SEGMENT_BYTES) {
+        if self
+            .writer
+            .as_ref()
+            .is_none_or(|(_, size)| *size >= SEGMENT_BYTES)
+        {
             let path = self.dir.join(format!("{:020}.seg", self.next_seq));
-            let f = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| Error::io(&path, e))?;
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| Error::io(&path, e))?;
             let size = f.metadata().map_err(|e| Error::io(&path, e))?.len();
-            self.segments.push_back(Segment { first_seq: self.next_seq, count: 0, path });
+            self.segments.push_back(Segment {
+                first_seq: self.next_seq,
+                count: 0,
+                path,
+            });
             self.writer = Some((f, size));
         }
         let mut data = Vec::with_capacity(lines.iter().map(|l| l.len() + HEADER as usize).sum());
@@ -223,8 +264,13 @@ impl Buffer for DiskBuffer {
             data.extend_from_slice(&crc(l.as_bytes()).to_le_bytes());
             data.extend_from_slice(l.as_bytes());
         }
-        let seg = self.segments.back_mut().ok_or_else(|| Error::Buffer { path: self.dir.clone(), message: "no segment".into() })?;
-        let Some((f, size)) = self.writer.as_mut() else { return Err(self.corrupt("no writer")) };
+        let seg = self.segments.back_mut().ok_or_else(|| Error::Buffer {
+            path: self.dir.clone(),
+            message: "no segment".into(),
+        })?;
+        let Some((f, size)) = self.writer.as_mut() else {
+            return Err(self.corrupt("no writer"));
+        };
         if let Err(e) = f.write_all(&data) {
             // Cut a partial append so the next one starts on a record boundary.
             let _ = f.set_len(*size);
@@ -251,14 +297,20 @@ impl Buffer for DiskBuffer {
             }
             let mut f = File::open(&seg.path).map_err(|e| Error::io(&seg.path, e))?;
             let start = if i == 0 { self.head_offset } else { 0 };
-            f.seek(SeekFrom::Start(start)).map_err(|e| Error::io(&seg.path, e))?;
+            f.seek(SeekFrom::Start(start))
+                .map_err(|e| Error::io(&seg.path, e))?;
             let mut r = BufReader::new(f);
-            let in_seg = if i == 0 { seg.first_seq + seg.count - self.head_seq } else { seg.count };
+            let in_seg = if i == 0 {
+                seg.first_seq + seg.count - self.head_seq
+            } else {
+                seg.count
+            };
             for _ in 0..in_seg {
                 if out.len() >= n {
                     break;
                 }
-                let rec = read_record(&mut r).ok_or_else(|| self.corrupt("segment shorter than counted"))?;
+                let rec = read_record(&mut r)
+                    .ok_or_else(|| self.corrupt("segment shorter than counted"))?;
                 let line = String::from_utf8(rec).map_err(|_| self.corrupt("line is not UTF-8"))?;
                 out.push(Arc::from(line));
             }
@@ -281,7 +333,12 @@ mod tests {
     }
 
     fn all(b: &mut DiskBuffer) -> Vec<String> {
-        b.peek(usize::MAX).expect("peek").1.iter().map(|l| l.to_string()).collect()
+        b.peek(usize::MAX)
+            .expect("peek")
+            .1
+            .iter()
+            .map(|l| l.to_string())
+            .collect()
     }
 
     #[test]
@@ -311,11 +368,23 @@ mod tests {
         // Force a second segment.
         b.writer = None;
         assert_eq!(b.push(lines(3..8)).expect("push"), 3);
-        assert_eq!(all(&mut b), lines(3..8).iter().map(|l| l.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            all(&mut b),
+            lines(3..8)
+                .iter()
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+        );
         let (seq, _) = b.peek(5).expect("peek");
         b.consume(seq + 5).expect("consume");
         assert!(b.is_empty());
-        let segs = fs::read_dir(dir.path()).expect("dir").filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "seg"))).count();
+        let segs = fs::read_dir(dir.path())
+            .expect("dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "seg"))
+            })
+            .count();
         assert_eq!(segs, 0, "acknowledged segments are deleted");
         drop(b);
         let (b, _) = DiskBuffer::open(dir.path(), 5).expect("reopen");
@@ -329,8 +398,12 @@ mod tests {
         b.push(lines(0..3)).expect("push");
         let path = b.segments[0].path.clone();
         drop(b);
-        let mut f = OpenOptions::new().append(true).open(&path).expect("open seg");
-        f.write_all(&[40, 0, 0, 0, 1, 2, 3, 4, b'm']).expect("torn write");
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open seg");
+        f.write_all(&[40, 0, 0, 0, 1, 2, 3, 4, b'm'])
+            .expect("torn write");
         drop(f);
         let (mut b, _) = DiskBuffer::open(dir.path(), 100).expect("reopen");
         assert_eq!(b.len(), 3);

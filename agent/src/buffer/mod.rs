@@ -43,7 +43,12 @@ pub struct MemoryBuffer {
 
 impl MemoryBuffer {
     pub fn new(limit: usize, batch: usize) -> MemoryBuffer {
-        MemoryBuffer { lines: VecDeque::new(), head_seq: 0, limit: limit.max(1), keep: batch.min(limit) }
+        MemoryBuffer {
+            lines: VecDeque::new(),
+            head_seq: 0,
+            limit: limit.max(1),
+            keep: batch.min(limit),
+        }
     }
 }
 
@@ -65,7 +70,9 @@ impl Buffer for MemoryBuffer {
     }
 
     fn consume(&mut self, end: u64) -> Result<()> {
-        let n = end.saturating_sub(self.head_seq).min(self.lines.len() as u64);
+        let n = end
+            .saturating_sub(self.head_seq)
+            .min(self.lines.len() as u64);
         self.lines.drain(..n as usize);
         self.head_seq += n;
         if self.lines.is_empty() && self.lines.capacity() > self.keep * 2 {

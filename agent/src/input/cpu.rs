@@ -19,7 +19,12 @@ pub struct CpuOptions {
 
 impl Default for CpuOptions {
     fn default() -> Self {
-        CpuOptions { percpu: true, totalcpu: true, collect_cpu_time: false, report_active: false }
+        CpuOptions {
+            percpu: true,
+            totalcpu: true,
+            collect_cpu_time: false,
+            report_active: false,
+        }
     }
 }
 
@@ -57,7 +62,14 @@ impl Times {
 
     /// Telegraf's `totalCPUTime`: guest is already inside user and nice, so it is not added.
     fn total(&self) -> f64 {
-        self.user + self.system + self.nice + self.iowait + self.irq + self.softirq + self.steal + self.idle
+        self.user
+            + self.system
+            + self.nice
+            + self.iowait
+            + self.irq
+            + self.softirq
+            + self.steal
+            + self.idle
     }
 
     fn active(&self) -> f64 {
@@ -89,23 +101,32 @@ pub fn time_fields(t: &Times, report_active: bool) -> Fields {
 pub fn usage_fields(now: &Times, last: &Times, report_active: bool) -> Result<Option<Fields>> {
     let total_delta = now.total() - last.total();
     if total_delta < 0.0 {
-        return Err(Error::gather("cpu", "current total CPU time is less than previous total CPU time"));
+        return Err(Error::gather(
+            "cpu",
+            "current total CPU time is less than previous total CPU time",
+        ));
     }
     if total_delta == 0.0 {
         return Ok(None);
     }
     let pct = |d: f64| 100.0 * d / total_delta;
     let mut f = Fields::default();
-    f.float("usage_user", pct(now.user - last.user - (now.guest - last.guest)))
-        .float("usage_system", pct(now.system - last.system))
-        .float("usage_idle", pct(now.idle - last.idle))
-        .float("usage_nice", pct(now.nice - last.nice - (now.guest_nice - last.guest_nice)))
-        .float("usage_iowait", pct(now.iowait - last.iowait))
-        .float("usage_irq", pct(now.irq - last.irq))
-        .float("usage_softirq", pct(now.softirq - last.softirq))
-        .float("usage_steal", pct(now.steal - last.steal))
-        .float("usage_guest", pct(now.guest - last.guest))
-        .float("usage_guest_nice", pct(now.guest_nice - last.guest_nice));
+    f.float(
+        "usage_user",
+        pct(now.user - last.user - (now.guest - last.guest)),
+    )
+    .float("usage_system", pct(now.system - last.system))
+    .float("usage_idle", pct(now.idle - last.idle))
+    .float(
+        "usage_nice",
+        pct(now.nice - last.nice - (now.guest_nice - last.guest_nice)),
+    )
+    .float("usage_iowait", pct(now.iowait - last.iowait))
+    .float("usage_irq", pct(now.irq - last.irq))
+    .float("usage_softirq", pct(now.softirq - last.softirq))
+    .float("usage_steal", pct(now.steal - last.steal))
+    .float("usage_guest", pct(now.guest - last.guest))
+    .float("usage_guest_nice", pct(now.guest_nice - last.guest_nice));
     if report_active {
         f.float("usage_active", pct(now.active() - last.active()));
     }
@@ -121,14 +142,22 @@ pub struct Cpu {
 impl Cpu {
     pub fn new(opts: CpuOptions) -> Cpu {
         let ticks = rustix::param::clock_ticks_per_second();
-        Cpu { opts, ticks_per_sec: if ticks == 0 { 100.0 } else { ticks as f64 }, last: HashMap::new() }
+        Cpu {
+            opts,
+            ticks_per_sec: if ticks == 0 { 100.0 } else { ticks as f64 },
+            last: HashMap::new(),
+        }
     }
 
     /// One gather from /proc/stat text; split out so tests can feed recorded files.
     pub fn gather_from(&mut self, stat: &procstat::ProcStat, acc: &mut Accumulator) -> Result<()> {
         let mut err = None;
         let selected = stat.cpus.iter().filter(|(label, _)| {
-            if label == "cpu-total" { self.opts.totalcpu } else { self.opts.percpu }
+            if label == "cpu-total" {
+                self.opts.totalcpu
+            } else {
+                self.opts.percpu
+            }
         });
         // gopsutil lists the per-CPU lines before the total; keep Telegraf's output order.
         let (total, per): (Vec<_>, Vec<_>) = selected.partition(|(l, _)| l == "cpu-total");
@@ -181,7 +210,11 @@ cpu1 21729 602 8201 912460 1026 0 427 108 2066 11\n\
 intr 3463128 16 9 0 0 0\nctxt 6232087\nbtime 1700000000\nprocesses 8250\n";
 
     fn field(acc: &Accumulator, cpu: &str, key: &str) -> f64 {
-        let p = acc.points.iter().find(|p| p.tags[0].1 == cpu).expect("cpu point");
+        let p = acc
+            .points
+            .iter()
+            .find(|p| p.tags[0].1 == cpu)
+            .expect("cpu point");
         match p.fields.iter().find(|(k, _)| k == key) {
             Some((_, FieldValue::Float(v))) => *v,
             other => panic!("{cpu} {key}: {other:?}"),
@@ -189,14 +222,20 @@ intr 3463128 16 9 0 0 0\nctxt 6232087\nbtime 1700000000\nprocesses 8250\n";
     }
 
     fn two_gathers(opts: CpuOptions) -> Accumulator {
-        let mut cpu = Cpu { opts, ticks_per_sec: 100.0, last: HashMap::new() };
+        let mut cpu = Cpu {
+            opts,
+            ticks_per_sec: 100.0,
+            last: HashMap::new(),
+        };
         let mut first = Accumulator::new(0);
-        cpu.gather_from(&procstat::parse(STAT_A), &mut first).expect("first");
+        cpu.gather_from(&procstat::parse(STAT_A), &mut first)
+            .expect("first");
         if !cpu.opts.collect_cpu_time {
             assert!(first.points.is_empty(), "first gather has no usage yet");
         }
         let mut acc = Accumulator::new(1);
-        cpu.gather_from(&procstat::parse(STAT_B), &mut acc).expect("second");
+        cpu.gather_from(&procstat::parse(STAT_B), &mut acc)
+            .expect("second");
         acc
     }
 
@@ -221,40 +260,92 @@ intr 3463128 16 9 0 0 0\nctxt 6232087\nbtime 1700000000\nprocesses 8250\n";
         let names: Vec<_> = acc.points.iter().map(|p| p.tags[0].1.as_str()).collect();
         assert_eq!(names, ["cpu0", "cpu1", "cpu-total"]);
         let rows = [
-            ("cpu-total", [43177, 1216, 16378, 1823447, 2117, 0, 1023, 212, 3000, 17], [43342, 1217, 16450, 1825314, 2121, 0, 1031, 215, 3077, 18]),
-            ("cpu1", [21648, 601, 8166, 911526, 1024, 0, 423, 106, 2000, 10], [21729, 602, 8201, 912460, 1026, 0, 427, 108, 2066, 11]),
+            (
+                "cpu-total",
+                [43177, 1216, 16378, 1823447, 2117, 0, 1023, 212, 3000, 17],
+                [43342, 1217, 16450, 1825314, 2121, 0, 1031, 215, 3077, 18],
+            ),
+            (
+                "cpu1",
+                [21648, 601, 8166, 911526, 1024, 0, 423, 106, 2000, 10],
+                [21729, 602, 8201, 912460, 1026, 0, 427, 108, 2066, 11],
+            ),
         ];
         for (cpu, a, b) in rows {
             assert_eq!(field(&acc, cpu, "usage_user"), telegraf_usage(a, b, 0, 8));
             assert_eq!(field(&acc, cpu, "usage_nice"), telegraf_usage(a, b, 1, 9));
-            assert_eq!(field(&acc, cpu, "usage_system"), telegraf_usage(a, b, 2, usize::MAX));
-            assert_eq!(field(&acc, cpu, "usage_idle"), telegraf_usage(a, b, 3, usize::MAX));
-            assert_eq!(field(&acc, cpu, "usage_iowait"), telegraf_usage(a, b, 4, usize::MAX));
-            assert_eq!(field(&acc, cpu, "usage_softirq"), telegraf_usage(a, b, 6, usize::MAX));
-            assert_eq!(field(&acc, cpu, "usage_steal"), telegraf_usage(a, b, 7, usize::MAX));
-            assert_eq!(field(&acc, cpu, "usage_guest"), telegraf_usage(a, b, 8, usize::MAX));
-            assert_eq!(field(&acc, cpu, "usage_guest_nice"), telegraf_usage(a, b, 9, usize::MAX));
+            assert_eq!(
+                field(&acc, cpu, "usage_system"),
+                telegraf_usage(a, b, 2, usize::MAX)
+            );
+            assert_eq!(
+                field(&acc, cpu, "usage_idle"),
+                telegraf_usage(a, b, 3, usize::MAX)
+            );
+            assert_eq!(
+                field(&acc, cpu, "usage_iowait"),
+                telegraf_usage(a, b, 4, usize::MAX)
+            );
+            assert_eq!(
+                field(&acc, cpu, "usage_softirq"),
+                telegraf_usage(a, b, 6, usize::MAX)
+            );
+            assert_eq!(
+                field(&acc, cpu, "usage_steal"),
+                telegraf_usage(a, b, 7, usize::MAX)
+            );
+            assert_eq!(
+                field(&acc, cpu, "usage_guest"),
+                telegraf_usage(a, b, 8, usize::MAX)
+            );
+            assert_eq!(
+                field(&acc, cpu, "usage_guest_nice"),
+                telegraf_usage(a, b, 9, usize::MAX)
+            );
         }
         // The same pair evaluated in IEEE doubles outside Rust (Python, Go's operation order);
         // the total delta is 21.19999999999709 s, not 21.2, which is why the order matters.
-        assert_eq!(field(&acc, "cpu-total", "usage_idle").to_string(), "88.06603773585292");
-        assert_eq!(field(&acc, "cpu-total", "usage_user").to_string(), "4.150943396227148");
+        assert_eq!(
+            field(&acc, "cpu-total", "usage_idle").to_string(),
+            "88.06603773585292"
+        );
+        assert_eq!(
+            field(&acc, "cpu-total", "usage_user").to_string(),
+            "4.150943396227148"
+        );
     }
 
     #[test]
     fn options_select_cpus_and_fields() {
-        let acc = two_gathers(CpuOptions { percpu: false, collect_cpu_time: true, report_active: true, ..Default::default() });
+        let acc = two_gathers(CpuOptions {
+            percpu: false,
+            collect_cpu_time: true,
+            report_active: true,
+            ..Default::default()
+        });
         assert_eq!(acc.points.len(), 1);
         let p = &acc.points[0];
         let keys: Vec<_> = p.fields.iter().map(|(k, _)| k.as_str()).collect();
-        assert!(keys.contains(&"time_active") && keys.contains(&"usage_active") && keys.contains(&"time_guest_nice"));
+        assert!(
+            keys.contains(&"time_active")
+                && keys.contains(&"usage_active")
+                && keys.contains(&"time_guest_nice")
+        );
         assert_eq!(field(&acc, "cpu-total", "time_user"), 433.42);
     }
 
     #[test]
     fn counters_going_backwards_is_an_error() {
-        let mut cpu = Cpu { opts: CpuOptions::default(), ticks_per_sec: 100.0, last: HashMap::new() };
-        cpu.gather_from(&procstat::parse(STAT_B), &mut Accumulator::new(0)).expect("first");
-        assert!(cpu.gather_from(&procstat::parse(STAT_A), &mut Accumulator::new(1)).is_err());
+        let mut cpu = Cpu {
+            opts: CpuOptions::default(),
+            ticks_per_sec: 100.0,
+            last: HashMap::new(),
+        };
+        cpu.gather_from(&procstat::parse(STAT_B), &mut Accumulator::new(0))
+            .expect("first");
+        assert!(
+            cpu.gather_from(&procstat::parse(STAT_A), &mut Accumulator::new(1))
+                .is_err()
+        );
     }
 }

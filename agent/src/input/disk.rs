@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use procfs::process::Process;
 
 use super::{Accumulator, Fields, Input, proc_err, tag};
-use crate::filter::glob;
 use crate::Result;
+use crate::filter::glob;
 
 #[derive(Debug, Clone)]
 pub struct DiskOptions {
@@ -18,7 +18,9 @@ pub struct DiskOptions {
 
 /// Telegraf's sample config value; used when `ignore_fs` is not set because nearly every
 /// Telegraf install runs with it, and container overlays are noise.
-pub const DEFAULT_IGNORE_FS: &[&str] = &["tmpfs", "devtmpfs", "devfs", "iso9660", "overlay", "aufs", "squashfs"];
+pub const DEFAULT_IGNORE_FS: &[&str] = &[
+    "tmpfs", "devtmpfs", "devfs", "iso9660", "overlay", "aufs", "squashfs",
+];
 
 pub struct Disk {
     opts: DiskOptions,
@@ -46,21 +48,35 @@ fn device_filesystems() -> HashSet<String> {
 
 impl Input for Disk {
     fn gather(&mut self, acc: &mut Accumulator) -> Result<()> {
-        let mounts = Process::myself().and_then(|p| p.mountinfo()).map_err(proc_err("disk"))?;
+        let mounts = Process::myself()
+            .and_then(|p| p.mountinfo())
+            .map_err(proc_err("disk"))?;
         let physical = device_filesystems();
         let mut seen = HashSet::new();
         for m in mounts {
             let path = m.mount_point.to_string_lossy().into_owned();
-            if !self.opts.mount_points.is_empty() && !self.opts.mount_points.iter().any(|p| p == &path) {
+            if !self.opts.mount_points.is_empty()
+                && !self.opts.mount_points.iter().any(|p| p == &path)
+            {
                 continue;
             }
             if !physical.contains(&m.fs_type) && self.opts.mount_points.is_empty() {
                 continue;
             }
-            if self.opts.ignore_fs.iter().any(|f| glob(f.as_bytes(), m.fs_type.as_bytes())) {
+            if self
+                .opts
+                .ignore_fs
+                .iter()
+                .any(|f| glob(f.as_bytes(), m.fs_type.as_bytes()))
+            {
                 continue;
             }
-            if self.opts.ignore_mount_opts.iter().any(|o| m.mount_options.contains_key(o)) {
+            if self
+                .opts
+                .ignore_mount_opts
+                .iter()
+                .any(|o| m.mount_options.contains_key(o))
+            {
                 continue;
             }
             // Bind mounts show the same path twice; report it once like Telegraf.
@@ -83,7 +99,11 @@ impl Input for Disk {
             let used = (st.f_blocks - st.f_bfree.min(st.f_blocks)) * bsize;
             let inodes_used = st.f_files.saturating_sub(st.f_ffree);
             let pct = |used: u64, free: u64| {
-                if used + free == 0 { 0.0 } else { used as f64 / (used as f64 + free as f64) * 100.0 }
+                if used + free == 0 {
+                    0.0
+                } else {
+                    used as f64 / (used as f64 + free as f64) * 100.0
+                }
             };
             let mode = if m.mount_options.contains_key("ro") {
                 "ro"
@@ -102,7 +122,12 @@ impl Input for Disk {
                 .int("inodes_free", st.f_ffree)
                 .int("inodes_used", inodes_used)
                 .float("inodes_used_percent", pct(inodes_used, st.f_ffree));
-            let tags = vec![tag("device", device), tag("fstype", m.fs_type.as_str()), tag("mode", mode), tag("path", path)];
+            let tags = vec![
+                tag("device", device),
+                tag("fstype", m.fs_type.as_str()),
+                tag("mode", mode),
+                tag("path", path),
+            ];
             acc.add("disk", tags, f);
         }
         Ok(())

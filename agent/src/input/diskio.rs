@@ -6,8 +6,8 @@ use std::time::Instant;
 use procfs::DiskStat;
 
 use super::{Accumulator, Fields, Input, proc_err, tag};
-use crate::filter::glob;
 use crate::Result;
+use crate::filter::glob;
 
 #[derive(Debug, Clone, Default)]
 pub struct DiskioOptions {
@@ -27,7 +27,12 @@ pub struct Diskio {
 
 impl Diskio {
     pub fn new(opts: DiskioOptions) -> Diskio {
-        Diskio { opts, last: HashMap::new(), last_at: None, serials: HashMap::new() }
+        Diskio {
+            opts,
+            last: HashMap::new(),
+            last_at: None,
+            serials: HashMap::new(),
+        }
     }
 
     /// udev's database, as gopsutil reads it; cached because serials do not change.
@@ -38,7 +43,10 @@ impl Diskio {
             .or_insert_with_key(|key| {
                 std::fs::read_to_string(format!("/run/udev/data/b{key}"))
                     .ok()
-                    .and_then(|t| t.lines().find_map(|l| l.strip_prefix("E:ID_SERIAL=").map(str::to_string)))
+                    .and_then(|t| {
+                        t.lines()
+                            .find_map(|l| l.strip_prefix("E:ID_SERIAL=").map(str::to_string))
+                    })
                     .unwrap_or_else(|| "unknown".to_string())
             })
             .clone()
@@ -49,10 +57,18 @@ impl Input for Diskio {
     fn gather(&mut self, acc: &mut Accumulator) -> Result<()> {
         let stats = procfs::diskstats().map_err(proc_err("diskio"))?;
         let now = Instant::now();
-        let elapsed_ms = self.last_at.map(|t| now.duration_since(t).as_millis() as f64);
+        let elapsed_ms = self
+            .last_at
+            .map(|t| now.duration_since(t).as_millis() as f64);
         let mut next = HashMap::with_capacity(stats.len());
         for d in stats {
-            if !self.opts.devices.is_empty() && !self.opts.devices.iter().any(|p| glob(p.as_bytes(), d.name.as_bytes())) {
+            if !self.opts.devices.is_empty()
+                && !self
+                    .opts
+                    .devices
+                    .iter()
+                    .any(|p| glob(p.as_bytes(), d.name.as_bytes()))
+            {
                 continue;
             }
             let mut f = Fields::default();
@@ -70,10 +86,14 @@ impl Input for Diskio {
             if let Some(last) = self.last.get(&d.name) {
                 let delta = |a: u64, b: u64| a.wrapping_sub(b) as f64;
                 let rw_count = delta(d.reads + d.writes, last.reads + last.writes);
-                let rw_time = delta(d.time_reading + d.time_writing, last.time_reading + last.time_writing);
+                let rw_time = delta(
+                    d.time_reading + d.time_writing,
+                    last.time_reading + last.time_writing,
+                );
                 let io_time = delta(d.time_in_progress, last.time_in_progress);
                 if rw_count > 0.0 {
-                    f.float("io_await", rw_time / rw_count).float("io_svctm", io_time / rw_count);
+                    f.float("io_await", rw_time / rw_count)
+                        .float("io_svctm", io_time / rw_count);
                 }
                 if let Some(itv) = elapsed_ms.filter(|&ms| ms > 0.0) {
                     f.float("io_util", 100.0 * io_time / itv);

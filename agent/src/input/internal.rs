@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::{Accumulator, Fields, Input, tag};
-use crate::stats::{Stats, get};
 use crate::Result;
+use crate::stats::{Stats, get};
 
 #[derive(Debug, Clone)]
 pub struct InternalOptions {

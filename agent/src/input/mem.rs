@@ -13,7 +13,11 @@ pub fn fields(m: &Meminfo) -> Fields {
     let sreclaimable = m.s_reclaimable.unwrap_or(0);
     let cached = m.cached + sreclaimable;
     let available = m.mem_available.unwrap_or(cached + m.mem_free);
-    let used = m.mem_total.saturating_sub(m.mem_free).saturating_sub(m.buffers).saturating_sub(cached);
+    let used = m
+        .mem_total
+        .saturating_sub(m.mem_free)
+        .saturating_sub(m.buffers)
+        .saturating_sub(cached);
     let total = m.mem_total as f64;
     let mut f = Fields::default();
     f.int("total", m.mem_total)

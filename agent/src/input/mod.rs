@@ -44,7 +44,10 @@ pub struct Accumulator {
 
 impl Accumulator {
     pub fn new(timestamp: i64) -> Accumulator {
-        Accumulator { timestamp, points: Vec::new() }
+        Accumulator {
+            timestamp,
+            points: Vec::new(),
+        }
     }
 
     pub fn add(&mut self, measurement: &str, tags: Vec<(String, String)>, fields: Fields) {
@@ -66,7 +69,10 @@ pub struct Fields(pub Vec<(String, FieldValue)>);
 
 impl Fields {
     pub fn int(&mut self, key: &str, v: u64) -> &mut Self {
-        self.0.push((key.to_string(), FieldValue::Integer(i64::try_from(v).unwrap_or(i64::MAX))));
+        self.0.push((
+            key.to_string(),
+            FieldValue::Integer(i64::try_from(v).unwrap_or(i64::MAX)),
+        ));
         self
     }
 

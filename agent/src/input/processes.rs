@@ -45,7 +45,9 @@ impl Input for Processes {
         let mut c = Counts::default();
         for p in procfs::process::all_processes().map_err(proc_err("processes"))? {
             // A process can exit between listing /proc and reading its stat: skip it quietly.
-            let Ok(stat) = p.and_then(|p| p.stat()) else { continue };
+            let Ok(stat) = p.and_then(|p| p.stat()) else {
+                continue;
+            };
             c.add(stat.state, stat.num_threads);
         }
         let mut f = Fields::default();

@@ -39,7 +39,11 @@ pub fn parse(text: &str) -> ProcStat {
         let mut nums = words.map(|w| w.parse::<u64>().ok());
         let mut next = || nums.next().flatten();
         if let Some(rest) = key.strip_prefix("cpu") {
-            let label = if rest.is_empty() { "cpu-total".to_string() } else { key.to_string() };
+            let label = if rest.is_empty() {
+                "cpu-total".to_string()
+            } else {
+                key.to_string()
+            };
             let t = CpuTicks {
                 user: next().unwrap_or(0),
                 nice: next().unwrap_or(0),
@@ -82,7 +86,10 @@ mod tests {
         let labels: Vec<_> = s.cpus.iter().map(|(l, _)| l.as_str()).collect();
         assert_eq!(labels, ["cpu-total", "cpu0", "cpu2"]);
         assert_eq!(s.cpus[0].1.guest, 3);
-        assert_eq!((s.intr, s.ctxt, s.btime, s.processes), (Some(12345), Some(999), Some(1_700_000_000), Some(42)));
+        assert_eq!(
+            (s.intr, s.ctxt, s.btime, s.processes),
+            (Some(12345), Some(999), Some(1_700_000_000), Some(42))
+        );
         assert_eq!(s.page, None);
     }
 }

@@ -18,7 +18,11 @@ impl Input for Swap {
         let m = Meminfo::current().map_err(proc_err("swap"))?;
         let vm = procfs::vmstat().map_err(proc_err("swap"))?;
         let used = m.swap_total.saturating_sub(m.swap_free);
-        let pct = if m.swap_total == 0 { 0.0 } else { used as f64 / m.swap_total as f64 * 100.0 };
+        let pct = if m.swap_total == 0 {
+            0.0
+        } else {
+            used as f64 / m.swap_total as f64 * 100.0
+        };
         let page = |k: &str| vm.get(k).map_or(0, |&v| u64::try_from(v).unwrap_or(0)) * SWAP_PAGE;
         let mut f = Fields::default();
         f.int("total", m.swap_total)

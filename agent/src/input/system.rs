@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use procfs::{Current, CpuInfo};
+use procfs::{CpuInfo, Current};
 
 use super::{Accumulator, Fields, Input, procstat};
 use crate::{Error, Result};
@@ -15,15 +15,29 @@ impl Input for System {
         // procfs parses loadavg into f32, which would print 0.15 as 0.15000000596046448.
         let load = std::fs::read_to_string("/proc/loadavg").map_err(|e| err(&e))?;
         let mut loads = load.split_ascii_whitespace().map(|w| w.parse::<f64>().ok());
-        let mut next = || loads.next().flatten().ok_or_else(|| err(&"malformed /proc/loadavg"));
+        let mut next = || {
+            loads
+                .next()
+                .flatten()
+                .ok_or_else(|| err(&"malformed /proc/loadavg"))
+        };
         let (load1, load5, load15) = (next()?, next()?, next()?);
 
         let info = CpuInfo::current().map_err(|e| err(&e))?;
         let logical = info.num_cores();
         let physical: HashSet<(&str, &str)> = (0..logical)
-            .filter_map(|i| Some((info.get_field(i, "physical id")?, info.get_field(i, "core id")?)))
+            .filter_map(|i| {
+                Some((
+                    info.get_field(i, "physical id")?,
+                    info.get_field(i, "core id")?,
+                ))
+            })
             .collect();
-        let physical = if physical.is_empty() { logical } else { physical.len() };
+        let physical = if physical.is_empty() {
+            logical
+        } else {
+            physical.len()
+        };
 
         let (n_users, n_unique) = users();
         let btime = procstat::read().map_err(|e| err(&e))?.btime.unwrap_or(0);
@@ -59,7 +73,9 @@ pub fn format_uptime(uptime: u64) -> String {
 
 /// Logged-in sessions from utmp, as gopsutil's `host.Users` counts them.
 fn users() -> (u64, u64) {
-    let data = std::fs::read("/var/run/utmp").or_else(|_| std::fs::read("/run/utmp")).unwrap_or_default();
+    let data = std::fs::read("/var/run/utmp")
+        .or_else(|_| std::fs::read("/run/utmp"))
+        .unwrap_or_default();
     count_users(&data)
 }
 
@@ -92,14 +108,20 @@ mod tests {
         assert_eq!(format_uptime(0), " 0:00");
         assert_eq!(format_uptime(3 * 3600 + 5 * 60), " 3:05");
         assert_eq!(format_uptime(86_400), "1 day,  0:00");
-        assert_eq!(format_uptime(3 * 86_400 + 4 * 3600 + 5 * 60 + 59), "3 days,  4:05");
+        assert_eq!(
+            format_uptime(3 * 86_400 + 4 * 3600 + 5 * 60 + 59),
+            "3 days,  4:05"
+        );
         assert_eq!(format_uptime(86_400 + 13 * 3600), "1 day, 13:00");
     }
 
     #[test]
     fn counts_utmp_sessions() {
         let mut data = vec![0u8; 384 * 3];
-        for (i, (ty, user)) in [(7i32, "alice"), (7, "alice"), (8, "bob")].iter().enumerate() {
+        for (i, (ty, user)) in [(7i32, "alice"), (7, "alice"), (8, "bob")]
+            .iter()
+            .enumerate()
+        {
             data[i * 384..i * 384 + 4].copy_from_slice(&(*ty).to_ne_bytes());
             data[i * 384 + 44..i * 384 + 44 + user.len()].copy_from_slice(user.as_bytes());
         }

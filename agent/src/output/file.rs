@@ -28,7 +28,11 @@ impl File {
             if f == "stdout" {
                 sinks.push(Sink::Stdout);
             } else {
-                let file = std::fs::OpenOptions::new().create(true).append(true).open(f).map_err(|e| Error::io(f, e))?;
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(f)
+                    .map_err(|e| Error::io(f, e))?;
                 sinks.push(Sink::File(f.clone(), file));
             }
         }
@@ -41,7 +45,13 @@ impl Output for File {
         let data = body(lines);
         for s in &mut self.sinks {
             let (name, res) = match s {
-                Sink::Stdout => ("stdout", std::io::stdout().lock().write_all(&data).and_then(|_| std::io::stdout().flush())),
+                Sink::Stdout => (
+                    "stdout",
+                    std::io::stdout()
+                        .lock()
+                        .write_all(&data)
+                        .and_then(|_| std::io::stdout().flush()),
+                ),
                 Sink::File(name, f) => (name.as_str(), f.write_all(&data)),
             };
             // A full disk or closed pipe may clear up; keep the batch.

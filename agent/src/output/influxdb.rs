@@ -53,12 +53,21 @@ impl Influxdb {
             (Some(t), _) => Some(format!("Token {t}")),
             (None, Some(u)) => {
                 let pass = opts.password.as_deref().unwrap_or("");
-                Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{pass}"))))
+                Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{u}:{pass}"))
+                ))
             }
             (None, None) => None,
         };
         let need_create = !opts.skip_database_creation;
-        Influxdb { opts, agent, auth, first: 0, need_create }
+        Influxdb {
+            opts,
+            agent,
+            auth,
+            first: 0,
+            need_create,
+        }
     }
 
     fn request(&self, url: &str) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
@@ -73,7 +82,10 @@ impl Influxdb {
     }
 
     fn create_database(&self, base: &str) -> Result<()> {
-        let q = format!("CREATE DATABASE \"{}\"", self.opts.database.replace('"', "\\\""));
+        let q = format!(
+            "CREATE DATABASE \"{}\"",
+            self.opts.database.replace('"', "\\\"")
+        );
         let resp = self
             .request(&format!("{base}/query"))
             .send_form([("q", q.as_str())])
@@ -83,7 +95,9 @@ impl Influxdb {
             Ok(())
         } else {
             // Write-only tokens cannot create databases; the write itself will say more.
-            Err(Error::Transient(format!("{base}: creating database: HTTP {status}")))
+            Err(Error::Transient(format!(
+                "{base}: creating database: HTTP {status}"
+            )))
         }
     }
 
@@ -101,12 +115,19 @@ impl Influxdb {
         if self.opts.gzip {
             req = req.header("Content-Encoding", "gzip");
         }
-        let mut resp = req.send(data).map_err(|e| Error::Transient(format!("{base}: {e}")))?;
+        let mut resp = req
+            .send(data)
+            .map_err(|e| Error::Transient(format!("{base}: {e}")))?;
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(());
         }
-        let text = resp.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
         let msg = error_message(&text);
         match status {
             413 => Err(Error::TooLarge),
@@ -136,8 +157,11 @@ impl Output for Influxdb {
     fn write(&mut self, lines: &[Arc<str>]) -> Result<()> {
         let plain = body(lines);
         let data = if self.opts.gzip {
-            let mut enc = GzEncoder::new(Vec::with_capacity(plain.len() / 4), Compression::default());
-            enc.write_all(&plain).and_then(|_| enc.finish()).map_err(|e| Error::Transient(format!("gzip: {e}")))?
+            let mut enc =
+                GzEncoder::new(Vec::with_capacity(plain.len() / 4), Compression::default());
+            enc.write_all(&plain)
+                .and_then(|_| enc.finish())
+                .map_err(|e| Error::Transient(format!("gzip: {e}")))?
         } else {
             plain
         };
@@ -170,7 +194,10 @@ impl Output for Influxdb {
 mod tests {
     #[test]
     fn extracts_error_text() {
-        assert_eq!(super::error_message(r#"{"error":"database not found: \"x\""}"#), "database not found: \"x\"");
+        assert_eq!(
+            super::error_message(r#"{"error":"database not found: \"x\""}"#),
+            "database not found: \"x\""
+        );
         assert_eq!(super::error_message("oops"), "oops");
     }
 }

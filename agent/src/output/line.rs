@@ -92,7 +92,11 @@ mod tests {
     fn escapes_each_part() {
         let p = Point {
             measurement: "disk usage,x".into(),
-            tags: vec![("path".into(), "/mnt/my disk".into()), ("a=b".into(), "c,d".into()), ("empty".into(), String::new())],
+            tags: vec![
+                ("path".into(), "/mnt/my disk".into()),
+                ("a=b".into(), "c,d".into()),
+                ("empty".into(), String::new()),
+            ],
             fields: vec![
                 ("used percent".into(), FieldValue::Float(12.5)),
                 ("n".into(), FieldValue::Integer(-3)),
@@ -125,7 +129,12 @@ mod tests {
 
     #[test]
     fn point_without_usable_fields_writes_nothing() {
-        let p = Point { measurement: "m".into(), tags: vec![], fields: vec![("x".into(), FieldValue::Float(f64::INFINITY))], timestamp: None };
+        let p = Point {
+            measurement: "m".into(),
+            tags: vec![],
+            fields: vec![("x".into(), FieldValue::Float(f64::INFINITY))],
+            timestamp: None,
+        };
         let mut s = String::from("keep");
         assert!(!write_point(&mut s, &p));
         assert_eq!(s, "keep");

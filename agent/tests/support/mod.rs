@@ -32,7 +32,10 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -53,12 +56,18 @@ pub struct Server {
 
 impl Server {
     pub fn start(default: Reply) -> Server {
-        Server::start_on(TcpListener::bind("127.0.0.1:0").expect("bind loopback"), default)
+        Server::start_on(
+            TcpListener::bind("127.0.0.1:0").expect("bind loopback"),
+            default,
+        )
     }
 
     pub fn start_on(listener: TcpListener, default: Reply) -> Server {
         let addr = listener.local_addr().expect("addr");
-        let state = Arc::new(Mutex::new(State { default: Some(default), ..Default::default() }));
+        let state = Arc::new(Mutex::new(State {
+            default: Some(default),
+            ..Default::default()
+        }));
         let st = state.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
@@ -105,7 +114,11 @@ impl Server {
             if cond(&lines) {
                 return;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; got {} lines", lines.len());
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; got {} lines",
+                lines.len()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -115,14 +128,24 @@ fn handle(conn: TcpStream, state: Arc<Mutex<State>>) {
     let mut reader = BufReader::new(conn.try_clone().expect("clone"));
     let mut conn = conn;
     loop {
-        let Some(req) = read_request(&mut reader) else { return };
+        let Some(req) = read_request(&mut reader) else {
+            return;
+        };
         let reply = {
             let mut st = state.lock().expect("lock");
             st.requests.push(req.clone());
-            let r = st.script.pop_front().or_else(|| st.default.clone()).unwrap_or(Reply::Status(204, ""));
+            let r = st
+                .script
+                .pop_front()
+                .or_else(|| st.default.clone())
+                .unwrap_or(Reply::Status(204, ""));
             let status = match &r {
                 Reply::Status(s, _) => Some(*s),
-                Reply::LimitLines(n) => Some(if req.body.lines().count() > *n { 413 } else { 204 }),
+                Reply::LimitLines(n) => Some(if req.body.lines().count() > *n {
+                    413
+                } else {
+                    204
+                }),
                 _ => None,
             };
             if status.is_some_and(|s| (200..300).contains(&s)) {
@@ -181,13 +204,22 @@ fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
         .unwrap_or(0);
     let mut raw = vec![0u8; len];
     r.read_exact(&mut raw).ok()?;
-    let gz = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("content-encoding") && v == "gzip");
+    let gz = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("content-encoding") && v == "gzip");
     let body = if gz {
         let mut s = String::new();
-        flate2::read::GzDecoder::new(&raw[..]).read_to_string(&mut s).ok()?;
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_string(&mut s)
+            .ok()?;
         s
     } else {
         String::from_utf8_lossy(&raw).into_owned()
     };
-    Some(Request { method, target, headers, body })
+    Some(Request {
+        method,
+        target,
+        headers,
+        body,
+    })
 }
