@@ -349,10 +349,7 @@ pub fn create_token(
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
     );
     let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0);
+    let now = crate::storage::now_ns();
     conn.execute(
         "INSERT INTO tokens (token_hash, description, db, can_read, can_write, admin, created_ns)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

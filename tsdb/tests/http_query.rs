@@ -379,3 +379,33 @@ async fn grafana_style_select_with_ms_bounds_and_epoch() {
         r#"{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","last"],"values":[["2023-11-14T22:13:45Z",95]]}]}]}"#
     );
 }
+
+#[tokio::test]
+async fn require_admin_decodes_credentials_like_query() {
+    let s = server(true).await;
+    let conn = tsdb::storage::admin_connection(s.store.dir()).expect("conn");
+    create_user(&conn, "admin", "p@ss word!", true).expect("user");
+    let guarded = axum::Router::new()
+        .route("/guarded", axum::routing::get(|| async { "ok" }))
+        .layer(axum::middleware::from_fn_with_state(
+            s.state.clone(),
+            tsdb::http::require_admin,
+        ));
+    let call = |uri: &str| {
+        let guarded = guarded.clone();
+        let req = Request::get(uri).body(Body::empty()).expect("req");
+        async move { guarded.oneshot(req).await.expect("response").status() }
+    };
+    assert_eq!(
+        call("/guarded?u=admin&p=p%40ss+word%21").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call("/guarded?u=admin&p=p%40ss+word").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(call("/guarded").await, StatusCode::UNAUTHORIZED);
+    // The same escaped password works on /query.
+    let (st, _) = post_q(&s, "SHOW DATABASES", "u=admin&p=p%40ss+word%21").await;
+    assert_eq!(st, StatusCode::OK);
+}

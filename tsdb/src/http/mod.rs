@@ -101,15 +101,16 @@ pub fn router(state: ApiState) -> Router {
 /// Middleware for other HTTP surfaces mounted beside this API (the Kapacitor-compatible
 /// task API): the same credentials as `/write` and `/query`, and admin rights required.
 pub async fn require_admin(State(state): State<ApiState>, req: Request, next: Next) -> Response {
-    let query = req.uri().query().unwrap_or("");
+    // Decoded like /query's parameters; a malformed query string carries no credentials.
+    let pairs =
+        credentials::url_pairs(req.uri().query().unwrap_or("").as_bytes()).unwrap_or_default();
     let param = |name: &str| {
-        query.split('&').find_map(|kv| {
-            let (k, v) = kv.split_once('=')?;
-            (k == name).then(|| v.to_string())
-        })
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     };
-    let creds =
-        credentials::from_request(req.headers(), param("u").as_deref(), param("p").as_deref());
+    let creds = credentials::from_request(req.headers(), param("u"), param("p"));
     match state
         .principal(creds)
         .await

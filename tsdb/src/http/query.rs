@@ -24,7 +24,7 @@ pub async fn query(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if method == Method::POST && is_form && !body.is_empty() {
-        let form: Vec<(String, String)> = serde_urlencoded_pairs(&body)?;
+        let form = credentials::url_pairs(&body)?;
         for (k, v) in form {
             params.insert(k, v);
         }
@@ -56,7 +56,7 @@ pub async fn query(
         database: params.get("db").filter(|d| !d.is_empty()).cloned(),
         retention_policy: params.get("rp").filter(|r| !r.is_empty()).cloned(),
         principal,
-        now: now_ns(),
+        now: crate::storage::now_ns(),
         limits: QueryLimits::default(),
         read_only_method: method == Method::GET,
     };
@@ -190,42 +190,6 @@ fn pretty(compact: &str) -> Result<String, ApiError> {
     Ok(out)
 }
 
-fn serde_urlencoded_pairs(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| ApiError::BadRequest("form body is not UTF-8".into()))?;
-    let mut pairs = Vec::new();
-    for part in text.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        pairs.push((percent_decode(k)?, percent_decode(v)?));
-    }
-    Ok(pairs)
-}
-
-fn percent_decode(s: &str) -> Result<String, ApiError> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| {
-                        ApiError::BadRequest("invalid percent-encoding in form body".into())
-                    })?;
-                out.push(hex);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map_err(|_| ApiError::BadRequest("form body is not UTF-8".into()))
-}
-
 fn parse_bound_params(raw: &str) -> Result<HashMap<String, influxql::ParamValue>, ApiError> {
     let value: serde_json::Value = serde_json::from_str(raw)
         .map_err(|e| ApiError::BadRequest(format!("error parsing query parameters: {e}")))?;
@@ -269,11 +233,4 @@ fn parse_bound_params(raw: &str) -> Result<HashMap<String, influxql::ParamValue>
         out.insert(k.clone(), p);
     }
     Ok(out)
-}
-
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
 }

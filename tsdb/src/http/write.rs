@@ -112,7 +112,7 @@ async fn ingest(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let limits = state.limits.clone();
-    let now = now_ns();
+    let now = crate::storage::now_ns();
     // Parsing a 25 MB body takes milliseconds of CPU: keep it off the async workers.
     let parsed = tokio::task::spawn_blocking(move || -> Result<ParsedBody, ApiError> {
         let body = if gzip {
@@ -217,11 +217,4 @@ fn inflate(body: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
         return Err(ApiError::PayloadTooLarge);
     }
     Ok(out)
-}
-
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
 }

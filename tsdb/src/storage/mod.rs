@@ -347,7 +347,8 @@ impl Drop for PooledReader<'_> {
     }
 }
 
-fn now_ns() -> i64 {
+/// Wall-clock time in nanoseconds since the epoch: the crate's one clock.
+pub(crate) fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
