@@ -76,10 +76,7 @@ pub fn normalize(times: &[i64], values: &Column, start: i64, end: i64) -> (Vec<i
         let lo = times.partition_point(|&t| t < start);
         let hi = times.partition_point(|&t| t <= end);
         if lo == 0 && hi == times.len() {
-            return (
-                times.to_vec(),
-                values.gather(&(0..times.len()).collect::<Vec<_>>()),
-            );
+            return (times.to_vec(), values.clone());
         }
         let idx: Vec<usize> = (lo..hi).collect();
         return (times[lo..hi].to_vec(), values.gather(&idx));
