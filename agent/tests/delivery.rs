@@ -200,3 +200,48 @@ fn stop_flushes_the_rest() {
     assert_eq!(server.written_lines(), strings(0..3));
     assert_eq!(shared.buffered(), 0);
 }
+
+fn paths(server: &Server) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .map(|r| r.target.split('?').next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Telegraf's behaviour: a write answered `database not found` creates the database and is
+/// sent again at once, so a single flush (`--once`) still delivers.
+#[test]
+fn a_missing_database_is_created_and_the_write_repeated_at_once() {
+    use agent::output::Output;
+    let server = Server::start(Reply::Status(204, ""));
+    server.script([
+        Reply::Status(204, ""),
+        Reply::Status(404, r#"{"error":"database not found: \"telegraf\""}"#),
+    ]);
+    let mut opts = options(&server, false);
+    opts.skip_database_creation = false;
+    let mut out = Influxdb::new(opts);
+    out.write(&lines(0..3))
+        .expect("written within the same call");
+    assert_eq!(paths(&server), ["/query", "/write", "/query", "/write"]);
+    assert_eq!(server.written_lines(), strings(0..3));
+}
+
+/// 1.x reports a failed CREATE DATABASE inside a 200 answer; that is not a created database,
+/// so the next write tries to create it again first.
+#[test]
+fn a_create_error_inside_a_200_answer_is_not_success() {
+    use agent::output::Output;
+    let server = Server::start(Reply::Status(204, ""));
+    server.script([Reply::Status(
+        200,
+        r#"{"results":[{"statement_id":0,"error":"meta service unavailable"}]}"#,
+    )]);
+    let mut opts = options(&server, false);
+    opts.skip_database_creation = false;
+    let mut out = Influxdb::new(opts);
+    out.write(&lines(0..2)).expect("first write");
+    out.write(&lines(2..4)).expect("second write");
+    assert_eq!(paths(&server), ["/query", "/write", "/query", "/write"]);
+}

@@ -86,12 +86,24 @@ impl Influxdb {
             "CREATE DATABASE \"{}\"",
             self.opts.database.replace('"', "\\\"")
         );
-        let resp = self
+        let mut resp = self
             .request(&format!("{base}/query"))
             .send_form([("q", q.as_str())])
             .map_err(|e| Error::Transient(format!("{base}: creating database: {e}")))?;
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {
+            // 1.x answers a failed statement with 200 and an `error` inside the results.
+            let text = resp
+                .body_mut()
+                .with_config()
+                .limit(64 * 1024)
+                .read_to_string()
+                .unwrap_or_default();
+            if text.contains("\"error\"") {
+                return Err(Error::Transient(format!(
+                    "{base}: creating database: {text}"
+                )));
+            }
             Ok(())
         } else {
             // Write-only tokens cannot create databases; the write itself will say more.
@@ -170,20 +182,26 @@ impl Output for Influxdb {
         for i in 0..n {
             let idx = (self.first + i) % n;
             let base = self.opts.urls[idx].trim_end_matches('/').to_string();
-            if self.need_create {
-                match self.create_database(&base) {
-                    Ok(()) => self.need_create = false,
-                    Err(e) => crate::warn!("[outputs.influxdb] {e}"),
+            // A second attempt only when the first said `database not found`: create it
+            // and send the same batch again at once, as Telegraf does.
+            for attempt in 0..2 {
+                if self.need_create {
+                    match self.create_database(&base) {
+                        Ok(()) => self.need_create = false,
+                        Err(e) => crate::warn!("[outputs.influxdb] {e}"),
+                    }
                 }
-            }
-            match self.write_one(&base, &data) {
-                Ok(()) => return Ok(()),
-                Err(e @ Error::Transient(_)) => {
-                    crate::debug!("[outputs.influxdb] {e}");
-                    self.first = (idx + 1) % n;
-                    last_err = Some(e);
+                match self.write_one(&base, &data) {
+                    Ok(()) => return Ok(()),
+                    Err(Error::Transient(_)) if attempt == 0 && self.need_create => continue,
+                    Err(e @ Error::Transient(_)) => {
+                        crate::debug!("[outputs.influxdb] {e}");
+                        self.first = (idx + 1) % n;
+                        last_err = Some(e);
+                        break;
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
             }
         }
         Err(last_err.unwrap_or_else(|| Error::Transient("no urls".into())))
