@@ -5,6 +5,11 @@
 //! Stream tasks get the points in file order, as if written to the task's first dbrp.
 //! Batch tasks get the points loaded into a temporary store, then run at the given
 //! schedule instants.
+//!
+//! The clock of `stats`/`deadman` and `barrier` nodes is data time here (the engine's
+//! is the wall clock): it starts at the range's start or the first point, each point
+//! (or batch run) first advances it to its own time, and the range's end, when given,
+//! is where it stops, so that a deadman can fire after the data ends.
 
 use std::collections::BTreeMap;
 
@@ -32,7 +37,7 @@ pub struct TestRunOptions {
     pub at: Vec<i64>,
     /// Batch: run at every schedule instant in `(from, to]` (ns). Without `at` and
     /// `range`, the range is from the earliest point to the latest point plus the
-    /// query's period and offset.
+    /// query's period and offset. Stream: the clock runs from `from` to `to`.
     pub range: Option<(i64, i64)>,
 }
 
@@ -109,10 +114,24 @@ pub async fn test_run_async(
     match task.graph().task_type {
         TaskType::Stream => {
             let mut events = Vec::new();
+            let start = opts
+                .range
+                .map(|r| r.0)
+                .or_else(|| points.first().and_then(|p| p.timestamp));
+            if let Some(t) = start {
+                events.extend(task.tick(t, false));
+            }
             for p in &points {
+                if let Some(t) = p.timestamp {
+                    events.extend(task.tick(t, false));
+                }
                 events.extend(task.push_point(&dbrp.db, &dbrp.rp, p));
-                // Test runs write nothing back.
+                // Test runs write and post nothing.
                 task.take_writes();
+                task.take_posts();
+            }
+            if let Some((_, to)) = opts.range {
+                events.extend(task.tick(to, false));
             }
             Ok(events)
         }
@@ -182,8 +201,12 @@ async fn run_batch(
     }
     instants.sort();
     let mut events = Vec::new();
+    if let Some(&(first, _)) = instants.first() {
+        events.extend(task.tick(opts.range.map_or(first, |r| r.0), false));
+    }
     for (now, i) in instants {
         let spec = &specs[i];
+        events.extend(task.tick(now, false));
         events.extend(run_query(task, spec, &source, now).await?);
     }
     Ok(events)
@@ -201,5 +224,6 @@ pub async fn run_query(
     let batches = spec.to_batches(series, now);
     let events = task.push_batches(spec.node, batches);
     task.take_writes();
+    task.take_posts();
     Ok(events)
 }

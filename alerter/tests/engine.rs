@@ -145,8 +145,13 @@ async fn define_refuses_bad_tasks() {
             "alert log path \"/tmp/x.log\" refused: no alert directory is configured for log handlers",
         ),
         (
-            "dbrp \"a\".\"b\"\nstream|from()|union()",
+            "dbrp \"a\".\"b\"\nstream|from()|httpPost('http://example.com/').codeField('code')",
             "not supported yet",
+        ),
+        (
+            // The httpPost node shares the post handler's address guard.
+            "dbrp \"a\".\"b\"\nstream|from()|httpPost('http://169.254.169.254/latest')",
+            "private, loopback or link-local",
         ),
     ];
     for (script, want) in cases {

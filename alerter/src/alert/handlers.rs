@@ -190,7 +190,7 @@ fn split_host_port(s: &str) -> Option<(String, u16)> {
     Some((host.to_string(), port.parse().ok()?))
 }
 
-fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
+pub(crate) fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
     if url.starts_with("https://") {
         return Err(format!("https post URLs are not supported yet: {url:?}"));
     }
@@ -292,7 +292,7 @@ fn allowed(host: &str, ip: IpAddr, opts: &Options) -> bool {
 }
 
 /// The define-time part of the guard: literal addresses and `localhost`.
-fn check_host_literal(host: &str, opts: &Options) -> Result<(), String> {
+pub(crate) fn check_host_literal(host: &str, opts: &Options) -> Result<(), String> {
     let ip = if host.eq_ignore_ascii_case("localhost") {
         Some(IpAddr::from([127, 0, 0, 1]))
     } else {

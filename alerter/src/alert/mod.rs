@@ -512,6 +512,10 @@ impl Node for AlertNode {
         ]
     }
 
+    fn forget(&mut self, group: &str) {
+        self.groups.remove(group);
+    }
+
     fn cardinality(&self) -> usize {
         self.groups.len()
     }

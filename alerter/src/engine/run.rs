@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::{Inner, SUBSCRIBER, TaskDef, lock, now_ns};
 use crate::alert::AlertEvent;
-use crate::alert::handlers::{HandlerSpec, deliver_once, log_has_line};
+use crate::alert::handlers::{Delivery, HandlerSpec, deliver_once, log_has_line};
 use crate::batch::{QuerySpec, StoreSource};
 use crate::error::Error;
 use crate::runtime::Task;
@@ -29,6 +29,8 @@ const SAVE_EVERY: Duration = Duration::from_secs(5);
 const KEEP_DELIVERED: usize = 10_000;
 /// How often an outbox worker prunes delivered rows.
 const PRUNE_EVERY: Duration = Duration::from_secs(30);
+/// How often the wall clock of stats/deadman and barrier nodes advances.
+const TICK_EVERY: Duration = Duration::from_millis(250);
 
 struct Ctx {
     inner: Arc<Inner>,
@@ -37,6 +39,10 @@ struct Ctx {
     handlers: BTreeMap<String, usize>,
     notify: Vec<Arc<Notify>>,
     error: Arc<Mutex<String>>,
+    /// Whether the task has nodes on the clock.
+    clocked: bool,
+    /// One bounded queue and worker per httpPost URL (at most once, like Kapacitor).
+    posts: Mutex<BTreeMap<String, Delivery>>,
 }
 
 impl Ctx {
@@ -79,6 +85,39 @@ impl Ctx {
         Ok(())
     }
 
+    /// Advances the task's clock to now and queues the events it caused (they are not
+    /// recreated by a replay, so they go to the outbox at once).
+    fn tick(&self) -> Result<(), Error> {
+        if !self.clocked {
+            return Ok(());
+        }
+        let events = lock(&self.task).tick(now_ns(), true);
+        self.send_posts();
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.commit(None, events)
+    }
+
+    /// Hands what httpPost nodes produced to their delivery queues; never waits.
+    fn send_posts(&self) {
+        let posts = lock(&self.task).take_posts();
+        if posts.is_empty() {
+            return;
+        }
+        let mut queues = lock(&self.posts);
+        for p in posts {
+            let url = match &p.spec {
+                HandlerSpec::Post { url, .. } => url.clone(),
+                _ => continue,
+            };
+            let q = queues
+                .entry(url)
+                .or_insert_with(|| Delivery::start(p.spec.clone(), &self.inner.opts));
+            q.send(Arc::from(p.body));
+        }
+    }
+
     fn fail(&self, e: impl std::fmt::Display) {
         tracing::warn!(task = %self.def.id, "{e}");
         *lock(&self.error) = e.to_string();
@@ -116,6 +155,7 @@ pub(super) fn spawn(
     } else {
         Vec::new()
     };
+    let clocked = lock(&task).clocked();
     let ctx = Ctx {
         inner: inner.clone(),
         def,
@@ -123,6 +163,8 @@ pub(super) fn spawn(
         handlers: counts,
         notify,
         error,
+        clocked,
+        posts: Mutex::new(BTreeMap::new()),
     };
     let h = match ctx.def.task_type {
         TaskType::Stream => inner.rt.spawn(stream_loop(ctx, start_seq, stop)),
@@ -190,9 +232,23 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
     let now = std::time::Instant::now();
     let mut saved_at = now.checked_sub(phase).unwrap_or(now);
     let mut dirty = false;
+    let clocked = ctx.clocked;
+    let mut ticked_at = std::time::Instant::now();
+    if let Err(e) = ctx.tick() {
+        ctx.fail(format!("saving task state: {e}; task stopped"));
+        return;
+    }
     loop {
         if *stop.borrow() {
             return;
+        }
+        if clocked && ticked_at.elapsed() >= TICK_EVERY {
+            ticked_at = std::time::Instant::now();
+            if let Err(e) = ctx.tick() {
+                ctx.fail(format!("saving task state: {e}; task stopped"));
+                return;
+            }
+            dirty = true;
         }
         let entries = match inner.log.read_after(&inner.store, seq, STEP_ENTRIES) {
             Ok(e) => e,
@@ -221,6 +277,7 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
                     r = committed.changed() => if r.is_err() { return },
                     _ = stop.changed() => {}
                     _ = tokio::time::sleep(due) => {}
+                    _ = tokio::time::sleep(TICK_EVERY), if clocked => {}
                 }
                 continue;
             }
@@ -241,6 +298,7 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
             tokio::select! {
                 r = committed.changed() => if r.is_err() { return },
                 _ = stop.changed() => {}
+                _ = tokio::time::sleep(TICK_EVERY), if clocked => {}
             }
             continue;
         };
@@ -256,6 +314,7 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
         };
         seq = last;
         write_out(&ctx).await;
+        ctx.send_posts();
         let save = saved_at.elapsed() >= SAVE_EVERY;
         match ctx.commit(save.then_some(seq), events) {
             Ok(()) if save => {
@@ -288,9 +347,23 @@ async fn batch_loop(ctx: Ctx, specs: Vec<QuerySpec>, mut stop: watch::Receiver<b
             return;
         };
         let wait = (at - now_ns()).max(0) as u64;
+        let wait = if ctx.clocked {
+            Duration::from_nanos(wait).min(TICK_EVERY)
+        } else {
+            Duration::from_nanos(wait)
+        };
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_nanos(wait)) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
+        }
+        if ctx.clocked {
+            if let Err(e) = ctx.tick() {
+                ctx.fail(format!("saving task state: {e}; task stopped"));
+                return;
+            }
+            if now_ns() < at {
+                continue;
+            }
         }
         let spec = &specs[i];
         next[i] = spec.next_after(at, origin);
@@ -315,6 +388,7 @@ async fn batch_loop(ctx: Ctx, specs: Vec<QuerySpec>, mut stop: watch::Receiver<b
             lock(&ctx.task).push_batches(spec.node, batches)
         };
         write_out(&ctx).await;
+        ctx.send_posts();
         if let Err(e) = ctx.commit(Some(0), events) {
             ctx.fail(format!("saving task state: {e}; task stopped"));
             return;

@@ -546,6 +546,11 @@ impl Node for InfluxQl {
         }
     }
 
+    fn forget(&mut self, group: &str) {
+        self.pending.remove(group);
+        self.transforms.remove(group);
+    }
+
     fn cardinality(&self) -> usize {
         self.pending.len() + self.transforms.len()
     }

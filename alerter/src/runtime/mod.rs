@@ -10,8 +10,18 @@
 //! - `track`: nodes with per-group memory (sample, changeDetect, derivative, state*).
 //! - `window`: stream to batch.
 //! - `influxql`: aggregates, selectors and InfluxQL transforms.
+//! - `clocked`: the nodes driven by the clock ([`Task::tick`]): stats and barrier.
+//! - `join`: union and join.
+//! - `http_post`: the httpPost node (posts are delivered by the caller).
+//!
+//! Besides data, two control signals travel the edges, as in Kapacitor: a barrier
+//! (`group`'s data before `time` is complete, so windows and joins may emit) and a
+//! group deletion (every node forgets the group's state: memory stays bounded).
 
+pub mod clocked;
+pub mod http_post;
 pub mod influxql;
+pub mod join;
 pub mod model;
 pub mod nodes;
 pub mod track;
@@ -33,7 +43,26 @@ pub struct Cx<'a> {
     pub events: &'a mut Vec<AlertEvent>,
     /// Points `influxDBOut` wants written.
     pub writes: &'a mut Vec<Write>,
+    /// Requests `httpPost` nodes want sent.
+    pub posts: &'a mut Vec<http_post::Post>,
+    /// Which parent the message came from (its index in the node's parents).
+    pub src: usize,
     errors: u64,
+}
+
+/// What travels along an edge: data, or one of the control signals.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Signal {
+    Msg(Msg),
+    /// No more data of `group` before `time` will come (Kapacitor's BarrierMessage).
+    Barrier {
+        group: String,
+        time: i64,
+    },
+    /// Forget `group`'s state (Kapacitor's DeleteGroupMessage).
+    Delete {
+        group: String,
+    },
 }
 
 /// A point an `influxDBOut` node writes to the store.
@@ -58,6 +87,21 @@ impl Cx<'_> {
 /// through [`Cx::error`] and dropped.
 pub(crate) trait Node: Send {
     fn process(&mut self, msg: Msg, cx: &mut Cx<'_>, out: &mut Vec<Msg>);
+    /// A barrier for `group` at `time`: emit what it completes. The barrier itself is
+    /// forwarded by the task after `out`.
+    fn barrier(&mut self, _group: &str, _time: i64, _cx: &mut Cx<'_>, _out: &mut Vec<Msg>) {}
+    /// Drops every state kept for `group` (the deletion is forwarded by the task).
+    fn forget(&mut self, _group: &str) {}
+    /// The clock reached `now` (ns): nodes driven by time emit what is due. With
+    /// `skip_missed`, instants long past collapse into the latest one (a live engine
+    /// that was paused, like Go's ticker dropping ticks); offline runs emit them all.
+    fn tick(&mut self, _now: i64, _skip_missed: bool, _cx: &mut Cx<'_>, _out: &mut Vec<Signal>) {}
+    /// Whether the node needs [`Task::tick`].
+    fn clocked(&self) -> bool {
+        false
+    }
+    /// A message the watched node sent on its first edge (stats nodes only).
+    fn observe(&mut self, _msg: &Msg) {}
     /// Extra stats, Kapacitor-named (`alerts_triggered`, ...).
     fn stats(&self) -> Vec<(&'static str, i64)> {
         Vec::new()
@@ -100,6 +144,10 @@ pub struct Task {
     stats: Vec<NodeStats>,
     edges: BTreeMap<(usize, usize), u64>,
     writes: Vec<Write>,
+    posts: Vec<http_post::Post>,
+    /// For each node, the stats nodes watching it.
+    watchers: Vec<Vec<usize>>,
+    clocked: bool,
     /// Node names (`alert3`), built once: they were formatted per message.
     names: Vec<String>,
     /// The measurement every stream path needs, when all of the stream's `from` nodes
@@ -150,6 +198,11 @@ impl Task {
             use NodeKind as K;
             let node: Box<dyn Node> = match n.kind {
                 K::Stream | K::Batch | K::NoOp => Box::new(nodes::Pass),
+                K::Stats => Box::new(clocked::Stats::new(n)?),
+                K::Barrier => Box::new(clocked::Barrier::new(n)?),
+                K::Union => Box::new(join::Union::new(n)?),
+                K::Join => Box::new(join::Join::new(n)?),
+                K::HttpPost => Box::new(http_post::HttpPost::new(n, opts)?),
                 K::Query => {
                     // Checked now so that a bad query fails the definition, not a run.
                     crate::batch::QuerySpec::new(n, &graph.dbrps)?;
@@ -179,7 +232,20 @@ impl Task {
         let stats = vec![NodeStats::default(); graph.nodes.len()];
         let names = graph.nodes.iter().map(|n| n.name()).collect();
         let measurements = stream_measurements(&graph);
+        let mut watchers = vec![Vec::new(); graph.nodes.len()];
+        for n in &graph.nodes {
+            if n.kind == NodeKind::Stats
+                && let Some(crate::tick::Arg::Node(w)) = n.args.get(1)
+                && let Some(list) = watchers.get_mut(*w)
+            {
+                list.push(n.id);
+            }
+        }
+        let clocked = nodes.iter().flatten().any(|n| n.clocked());
         Ok(Task {
+            posts: Vec::new(),
+            watchers,
+            clocked,
             name: name.to_string(),
             names,
             measurements,
@@ -241,40 +307,140 @@ impl Task {
     }
 
     fn run(&mut self, start: usize, msg: Msg, events: &mut Vec<AlertEvent>) {
-        // Depth first, children in creation order: the order Kapacitor's single
-        // goroutine per node would produce for one input message.
-        let mut stack = vec![(start, msg)];
+        self.drive(vec![(start, usize::MAX, Signal::Msg(msg))], events);
+    }
+
+    /// Runs signals to completion. Depth first, children in creation order: the order
+    /// Kapacitor's single goroutine per node would produce for one input message.
+    fn drive(&mut self, mut stack: Vec<(usize, usize, Signal)>, events: &mut Vec<AlertEvent>) {
         let mut out = Vec::new();
-        while let Some((id, msg)) = stack.pop() {
+        while let Some((id, from, sig)) = stack.pop() {
             let Some(Some(node)) = self.nodes.get_mut(id) else {
                 continue;
             };
+            let src = self.graph.nodes[id]
+                .parents
+                .iter()
+                .position(|&p| p == from)
+                .unwrap_or(0);
             let mut cx = Cx {
                 task: &self.name,
                 node: &self.names[id],
                 events,
                 writes: &mut self.writes,
+                posts: &mut self.posts,
+                src,
                 errors: 0,
             };
             let started = Instant::now();
-            node.process(msg, &mut cx, &mut out);
+            let control = match sig {
+                Signal::Msg(msg) => {
+                    node.process(msg, &mut cx, &mut out);
+                    None
+                }
+                Signal::Barrier { group, time } => {
+                    node.barrier(&group, time, &mut cx, &mut out);
+                    Some(Signal::Barrier { group, time })
+                }
+                Signal::Delete { group } => {
+                    node.forget(&group);
+                    Some(Signal::Delete { group })
+                }
+            };
             let st = &mut self.stats[id];
-            st.collected += 1;
+            if control.is_none() {
+                st.collected += 1;
+            }
             st.errors += cx.errors;
             st.exec_ns += started.elapsed().as_nanos() as u64;
             st.emitted += out.len() as u64;
-            let children = &self.graph.nodes[id].children;
-            for m in out.drain(..).rev() {
-                for (i, &c) in children.iter().enumerate().rev() {
-                    *self.edges.entry((id, c)).or_default() += 1;
-                    if i == 0 {
-                        stack.push((c, m));
-                        break;
+            let mut sigs: Vec<Signal> = out.drain(..).map(Signal::Msg).collect();
+            sigs.extend(control);
+            self.send(id, sigs, &mut stack);
+        }
+    }
+
+    /// Pushes a node's output onto the stack for its children (in reverse, so that the
+    /// first child gets the first signal first) and lets stats nodes watch it.
+    fn send(&mut self, id: usize, sigs: Vec<Signal>, stack: &mut Vec<(usize, usize, Signal)>) {
+        let children = &self.graph.nodes[id].children;
+        if let Some(ws) = self.watchers.get(id)
+            && !ws.is_empty()
+        {
+            for sig in &sigs {
+                if let Signal::Msg(m) = sig {
+                    for &w in ws {
+                        if let Some(Some(n)) = self.nodes.get_mut(w) {
+                            n.observe(m);
+                        }
                     }
-                    stack.push((c, m.clone()));
                 }
             }
         }
+        for sig in sigs.into_iter().rev() {
+            let data = matches!(sig, Signal::Msg(_));
+            for (i, &c) in children.iter().enumerate().rev() {
+                if data {
+                    *self.edges.entry((id, c)).or_default() += 1;
+                }
+                if i == 0 {
+                    stack.push((c, id, sig));
+                    break;
+                }
+                stack.push((c, id, sig.clone()));
+            }
+        }
+    }
+
+    /// Whether the task has nodes driven by the clock (stats, deadman, barrier).
+    pub fn clocked(&self) -> bool {
+        self.clocked
+    }
+
+    /// Advances the task's clock to `now` (ns): stats and barrier nodes emit what is
+    /// due. The engine passes the wall clock (`skip_missed`); offline runs pass data
+    /// time, so that a test run is deterministic.
+    pub fn tick(&mut self, now: i64, skip_missed: bool) -> Vec<AlertEvent> {
+        let mut events = Vec::new();
+        if !self.clocked {
+            return events;
+        }
+        for id in self.graph.topo_order() {
+            let mut sigs = Vec::new();
+            let Some(Some(node)) = self.nodes.get_mut(id) else {
+                continue;
+            };
+            if !node.clocked() {
+                continue;
+            }
+            let mut cx = Cx {
+                task: &self.name,
+                node: &self.names[id],
+                events: &mut events,
+                writes: &mut self.writes,
+                posts: &mut self.posts,
+                src: 0,
+                errors: 0,
+            };
+            node.tick(now, skip_missed, &mut cx, &mut sigs);
+            let errors = cx.errors;
+            if sigs.is_empty() && errors == 0 {
+                continue;
+            }
+            let st = &mut self.stats[id];
+            st.errors += errors;
+            st.emitted += sigs.iter().filter(|s| matches!(s, Signal::Msg(_))).count() as u64;
+            let mut stack = Vec::new();
+            self.send(id, sigs, &mut stack);
+            self.drive(stack, &mut events);
+        }
+        events
+    }
+
+    /// Takes the requests `httpPost` nodes produced since the last call (callers
+    /// feeding a task with such nodes must drain them, as with [`Task::take_writes`]).
+    pub fn take_posts(&mut self) -> Vec<http_post::Post> {
+        std::mem::take(&mut self.posts)
     }
 
     /// The latest result of the `httpOut` node called `name`, as Kapacitor serves it.

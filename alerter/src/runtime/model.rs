@@ -96,13 +96,45 @@ pub struct Batch {
 }
 
 /// A message on an edge.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Msg {
     Point(Point),
     Batch(Batch),
 }
 
 impl Msg {
+    /// The message's data time: the point's, or the batch's.
+    pub fn time(&self) -> i64 {
+        match self {
+            Msg::Point(p) => p.time,
+            Msg::Batch(b) => b.time,
+        }
+    }
+
+    /// The measurement (or renamed stream) name.
+    pub fn name(&self) -> &str {
+        match self {
+            Msg::Point(p) => &p.name,
+            Msg::Batch(b) => &b.name,
+        }
+    }
+
+    /// The group's dimensions.
+    pub fn dims(&self) -> &Dims {
+        match self {
+            Msg::Point(p) => &p.dims,
+            Msg::Batch(b) => &b.dims,
+        }
+    }
+
+    /// The group's tags (only the dimensions' tags).
+    pub fn group_tags(&self) -> Tags {
+        match self {
+            Msg::Point(p) => p.dims.group_tags(&p.tags),
+            Msg::Batch(b) => b.tags.clone(),
+        }
+    }
+
     /// The group this message belongs to.
     pub fn group(&self) -> &str {
         match self {

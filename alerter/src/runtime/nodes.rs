@@ -114,6 +114,10 @@ impl GroupLambdas {
     pub(crate) fn len(&self) -> usize {
         self.states.len()
     }
+
+    pub(crate) fn remove(&mut self, group: &str) {
+        self.states.remove(group);
+    }
 }
 
 /// Passes everything through (sources, query, noop).
@@ -259,6 +263,10 @@ impl Node for Where {
                 out.push(Msg::Batch(b));
             }
         }
+    }
+
+    fn forget(&mut self, group: &str) {
+        self.states.remove(group);
     }
 
     fn cardinality(&self) -> usize {
@@ -432,6 +440,10 @@ impl Node for Eval {
                 out.push(Msg::Batch(b));
             }
         }
+    }
+
+    fn forget(&mut self, group: &str) {
+        self.states.remove(group);
     }
 
     fn cardinality(&self) -> usize {
@@ -776,6 +788,10 @@ impl Node for HttpOut {
         };
         self.latest.insert(group, series);
         out.push(msg);
+    }
+
+    fn forget(&mut self, group: &str) {
+        self.latest.remove(group);
     }
 
     fn cardinality(&self) -> usize {

@@ -62,6 +62,10 @@ impl Node for Sample {
         }
     }
 
+    fn forget(&mut self, group: &str) {
+        self.counts.remove(group);
+    }
+
     fn cardinality(&self) -> usize {
         self.counts.len()
     }
@@ -118,6 +122,10 @@ impl Node for ChangeDetect {
         }
     }
 
+    fn forget(&mut self, group: &str) {
+        self.previous.remove(group);
+    }
+
     fn cardinality(&self) -> usize {
         self.previous.len()
     }
@@ -154,12 +162,13 @@ impl Derivative {
     pub(crate) fn new(n: &GraphNode) -> Result<Derivative, Error> {
         let field = strings(&n.args).into_iter().next().unwrap_or_default();
         Ok(Derivative {
-            field,
+            field: field.clone(),
             unit: dur_prop(n, "unit")
                 .filter(|u| *u > 0)
                 .unwrap_or(1_000_000_000),
             non_negative: has_prop(n, "nonNegative"),
-            as_name: str_prop(n, "as").unwrap_or_else(|| "derivative".into()),
+            // Kapacitor's default name is the field's own (deadman relies on it).
+            as_name: str_prop(n, "as").unwrap_or_else(|| field.clone()),
             previous: HashMap::new(),
         })
     }
@@ -244,6 +253,10 @@ impl Node for Derivative {
                 out.push(Msg::Batch(b));
             }
         }
+    }
+
+    fn forget(&mut self, group: &str) {
+        self.previous.remove(group);
     }
 
     fn cardinality(&self) -> usize {
@@ -344,6 +357,10 @@ impl Node for StateTrack {
                 out.push(Msg::Batch(b));
             }
         }
+    }
+
+    fn forget(&mut self, group: &str) {
+        self.groups.remove(group);
     }
 
     fn cardinality(&self) -> usize {

@@ -195,6 +195,38 @@ impl Node for Window {
         self.groups.insert(group_id, g);
     }
 
+    fn barrier(&mut self, group: &str, time: i64, _cx: &mut Cx<'_>, out: &mut Vec<Msg>) {
+        // A barrier closes a time window as a point at its time would, without adding
+        // to it: so windows close although their group's data stopped.
+        if self.period_count > 0 || self.every == 0 {
+            return;
+        }
+        let Some(g) = self.groups.get_mut(group) else {
+            return;
+        };
+        let Some(next) = g.next else {
+            return;
+        };
+        if time < next {
+            return;
+        }
+        let min = next - self.period;
+        g.buf.retain(|q| q.time >= min);
+        let points: Vec<BatchPoint> = g.buf.iter().filter(|q| q.time < next).cloned().collect();
+        let t = time + self.every;
+        g.next = Some(if self.align {
+            truncate(t, self.every)
+        } else {
+            t
+        });
+        let g = g.clone();
+        out.push(Self::batch(&g, group, next, points));
+    }
+
+    fn forget(&mut self, group: &str) {
+        self.groups.remove(group);
+    }
+
     fn cardinality(&self) -> usize {
         self.groups.len()
     }
