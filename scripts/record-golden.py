@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Records the InfluxQL golden answers from a real InfluxDB 1.6.7.
 
-    scripts/record-golden.py [--influxd /usr/bin/influxd] [--port 28187] [--regen-data]
+    scripts/record-golden.py [--influxd /usr/bin/influxd] [--port 28187] [--regen-data] [--serve]
 
 1. Writes the deterministic data set to tsdb/tests/golden/data.lp (only with --regen-data,
    or when the file is missing: the committed file is what both sides load).
@@ -165,6 +165,11 @@ def main():
     ap.add_argument("--influxd", default=shutil.which("influxd") or "/usr/bin/influxd")
     ap.add_argument("--port", type=int, default=28187)
     ap.add_argument("--regen-data", action="store_true")
+    ap.add_argument(
+        "--serve",
+        action="store_true",
+        help="load the data, then keep the server running (for exploring) instead of recording",
+    )
     args = ap.parse_args()
 
     if args.regen_data or not os.path.exists(DATA):
@@ -216,6 +221,13 @@ bind-address = "127.0.0.1:{args.port + 1}"
                 chunk = "\n".join(lines[i : i + 5000]).encode()
                 st, body = http(base, "/write", {"db": DB, "rp": rp, "precision": "ns"}, chunk)
                 assert st == 204, body
+        if args.serve:
+            print(f"serving {DB} on {base}; Ctrl-C to stop", flush=True)
+            try:
+                proc.wait()
+            except KeyboardInterrupt:
+                pass
+            return
         expected = []
         for flags, q in load_queries():
             params = {"q": q, "epoch": "ns"}

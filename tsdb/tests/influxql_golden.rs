@@ -10,7 +10,9 @@
 //! in-memory head, and again after a flush to compressed chunks.
 //!
 //! `GOLDEN_ACTUAL=path` writes our answers as JSON (for reviewing), `GOLDEN_BLESS_OURS=1`
-//! rewrites expected-ours.json from our answers to the `@diff` queries.
+//! rewrites expected-ours.json from our answers to the `@diff` queries, `GOLDEN_DIR=dir`
+//! reads data.lp, queries.txt and expected.json from another directory (for trying queries
+//! answered by `scripts/record-golden.py --serve`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,6 +27,9 @@ use tsdb::{Store, StoreOptions};
 const DB: &str = "golden";
 
 fn golden_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("GOLDEN_DIR") {
+        return PathBuf::from(dir);
+    }
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("golden")

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use influxql::{BinaryOp, DataType, Expr};
 
 use super::plan::{MeasRef, PExpr};
+use super::points::Points;
 use super::value::{Value, arithmetic, column_value, compare, math};
-use crate::Store;
 use crate::codec::{Column, ColumnBuf};
 use crate::query::QueryError;
 use crate::query::cond::Regexes;
@@ -40,7 +40,7 @@ impl Budget {
 
 /// Reads `fields` of one series in `[lo, hi]`; fields the measurement lacks are skipped.
 pub fn load(
-    store: &Store,
+    store: &dyn Points,
     m: &MeasRef,
     series: SeriesId,
     fields: &[String],

@@ -7,9 +7,9 @@ use influxql::{DataType, SelectStatement};
 
 use super::eval::{self, Budget, RowCtx, Rows};
 use super::plan::{Dims, MeasRef, Output, Plan, TransformInput};
+use super::points::{Points, RowOrder};
 use super::transform;
 use super::value::Value;
-use crate::Store;
 use crate::query::cond::{self, Reduced, Regexes};
 use crate::query::{Cell, QueryContext, QueryError, SeriesResult};
 use crate::storage::SeriesId;
@@ -35,7 +35,7 @@ pub struct Group {
 /// Selects series through the tag index and groups them by the GROUP BY tags, in 1.x's
 /// output order (measurement, then tag values).
 pub fn groups(
-    store: &Store,
+    store: &dyn Points,
     plan: &Plan,
     regexes: &Regexes,
     ctx: &QueryContext,
@@ -92,10 +92,13 @@ pub fn groups(
         }
         for (key, mut series) in by_key {
             series.sort_by(|a, b| a.tags.cmp(&b.tags));
+            // An empty tag set prints no `tags` (Go's omitempty), as with GROUP BY * over
+            // a measurement without tags.
             let tags = plan
                 .dims
                 .as_ref()
-                .map(|_| keys.iter().cloned().zip(key).collect());
+                .map(|_| keys.iter().cloned().zip(key).collect::<BTreeMap<_, _>>())
+                .filter(|t| !t.is_empty());
             out.push(Group {
                 meas: mi,
                 tags,
@@ -138,7 +141,7 @@ pub fn series_result(plan: &Plan, g: &Group, rows: Vec<(i64, Vec<Cell>)>) -> Ser
 /// Rows of one series that pass its filter: the row table and the indexes kept.
 #[allow(clippy::too_many_arguments)]
 pub fn filtered_rows(
-    store: &Store,
+    store: &dyn Points,
     m: &MeasRef,
     s: &SeriesIn,
     drivers: &[String],
@@ -175,7 +178,7 @@ pub fn filtered_rows(
 /// from each column's last value, without reading the columns. `None` when the fast path
 /// does not apply (then the general path runs).
 fn lastpoint(
-    store: &Store,
+    store: &dyn Points,
     plan: &Plan,
     g: &Group,
     m: &MeasRef,
@@ -249,7 +252,7 @@ fn lastpoint(
 
 /// A raw query (no functions) for one group.
 pub fn raw_group(
-    store: &Store,
+    store: &dyn Points,
     plan: &Plan,
     g: &Group,
     regexes: &Regexes,
@@ -268,21 +271,18 @@ pub fn raw_group(
         // Only tags selected: 1.x returns nothing.
         return Ok(Vec::new());
     }
-    if let Some(rows) = lastpoint(store, plan, g, m, &drivers)? {
+    let order = store.row_order();
+    if order == RowOrder::Time
+        && let Some(rows) = lastpoint(store, plan, g, m, &drivers)?
+    {
         return Ok(rows);
     }
+    let (lo, hi) = read_range(store, plan);
     let mut rows_out: Vec<(i64, Vec<Cell>)> = Vec::new();
-    for s in &g.series {
-        let (fields, rows, keep) = filtered_rows(
-            store,
-            m,
-            s,
-            &drivers,
-            plan.cond.min_time,
-            plan.cond.max_time,
-            regexes,
-            budget,
-        )?;
+    // The series each row comes from, for the orders that depend on it.
+    let mut origin: Vec<usize> = Vec::new();
+    for (si, s) in g.series.iter().enumerate() {
+        let (fields, rows, keep) = filtered_rows(store, m, s, &drivers, lo, hi, regexes, budget)?;
         for row in keep {
             let ctx = RowCtx {
                 fields: &fields,
@@ -301,16 +301,37 @@ pub fn raw_group(
                 })
                 .collect();
             rows_out.push((rows.times.get(row).copied().unwrap_or(0), cells));
+            origin.push(si);
         }
     }
-    // Stable: rows with equal times keep the series order.
-    rows_out.sort_by_key(|r| r.0);
+    // `order_and_limit` reverses the rows for ORDER BY time DESC: sort so that the reversal
+    // gives the wanted order.
+    let desc = plan.descending;
+    match order {
+        // Stable: rows with equal times keep the series order.
+        RowOrder::Time => rows_out.sort_by_key(|r| r.0),
+        RowOrder::TimeThenSeries => {
+            let mut keyed: Vec<_> = origin.into_iter().zip(rows_out).collect();
+            keyed.sort_by_key(|(si, r)| (r.0, if desc { usize::MAX - si } else { *si }));
+            rows_out = keyed.into_iter().map(|(_, r)| r).collect();
+        }
+        RowOrder::SeriesThenTime => {
+            let mut keyed: Vec<_> = origin.into_iter().zip(rows_out).collect();
+            // Within a series the inner order stands (top() keeps time order under DESC).
+            if desc {
+                keyed.sort_by_key(|(si, r)| std::cmp::Reverse((*si, r.0)));
+            } else {
+                keyed.sort_by_key(|(si, r)| (*si, r.0));
+            }
+            rows_out = keyed.into_iter().map(|(_, r)| r).collect();
+        }
+    }
     Ok(rows_out)
 }
 
 /// Transformations of raw fields (derivative(f), difference(f), ...) for one group.
 pub fn raw_transform_group(
-    store: &Store,
+    store: &dyn Points,
     plan: &Plan,
     g: &Group,
     regexes: &Regexes,
@@ -319,6 +340,7 @@ pub fn raw_transform_group(
     let Some(m) = plan.measurements.get(g.meas) else {
         return Ok(Vec::new());
     };
+    let (lo, hi) = read_range(store, plan);
     let mut columns: Vec<BTreeMap<i64, Value>> = Vec::new();
     for o in &plan.outputs {
         let mut out = BTreeMap::new();
@@ -337,8 +359,8 @@ pub fn raw_transform_group(
                     m,
                     s,
                     std::slice::from_ref(field),
-                    plan.cond.min_time,
-                    plan.cond.max_time,
+                    lo,
+                    hi,
                     regexes,
                     budget,
                 )?;
@@ -365,6 +387,16 @@ pub fn raw_transform_group(
         columns.push(out);
     }
     Ok(zip_columns(columns))
+}
+
+/// The time range a raw query reads: the WHERE range, or everything for points that
+/// ignore it (see [`Points::reads_outside_range`]).
+fn read_range(store: &dyn Points, plan: &Plan) -> (i64, i64) {
+    if store.reads_outside_range() {
+        (i64::MIN, i64::MAX)
+    } else {
+        (plan.cond.min_time, plan.cond.max_time)
+    }
 }
 
 /// Joins per-field (time -> value) maps into rows, by time.

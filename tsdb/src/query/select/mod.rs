@@ -11,18 +11,23 @@ mod eval;
 mod exec;
 mod par;
 mod plan;
+mod points;
+mod subquery;
 mod transform;
 mod tz;
 mod value;
 mod window;
 
-use influxql::SelectStatement;
+use std::time::Instant;
+
+use influxql::{SelectStatement, Source};
 
 use super::cond::{MAX_TIME, Regexes};
 use super::{QueryContext, QueryError, SeriesResult};
 use crate::Store;
 use eval::Budget;
-use plan::{Mode, Plan};
+use plan::{MeasRef, Mode, Plan};
+use points::Points;
 
 pub use plan::expr_name;
 
@@ -32,8 +37,39 @@ pub fn execute(
     stmt: &SelectStatement,
     ctx: &QueryContext,
 ) -> Result<Vec<SeriesResult>, QueryError> {
-    let started = std::time::Instant::now();
+    execute_at(store, stmt, ctx, Instant::now())
+}
+
+/// [`execute`] for a statement that may be a subquery of one that started at `started`
+/// (the timeout covers the whole statement).
+fn execute_at(
+    store: &Store,
+    stmt: &SelectStatement,
+    ctx: &QueryContext,
+    started: Instant,
+) -> Result<Vec<SeriesResult>, QueryError> {
+    if stmt
+        .sources
+        .iter()
+        .any(|s| matches!(s, Source::SubQuery(_)))
+    {
+        return subquery::execute(store, stmt, ctx, started);
+    }
     let measurements = plan::resolve_sources(store, &stmt.sources, ctx)?;
+    run(store, stmt, measurements, ctx, started)
+}
+
+/// Plans and runs `stmt` over `measurements` of `store`.
+fn run(
+    store: &dyn Points,
+    stmt: &SelectStatement,
+    measurements: Vec<MeasRef>,
+    ctx: &QueryContext,
+    started: Instant,
+) -> Result<Vec<SeriesResult>, QueryError> {
+    if started.elapsed() > ctx.limits.timeout {
+        return Err(QueryError::new("query timeout"));
+    }
     let plan = plan::plan(stmt, measurements, ctx)?;
     let regexes = match &plan.cond.filter {
         Some(f) => Regexes::collect(f)?,
@@ -62,7 +98,7 @@ pub fn execute(
             } else {
                 None
             };
-            match window::buckets(&plan, stmt, ctx, data_min, &tz)? {
+            match window::buckets(&plan, stmt, ctx, data_min, &tz, store.reads_outside_range())? {
                 Some(b) => Some(b),
                 None => return Ok(Vec::new()),
             }
@@ -127,7 +163,7 @@ pub fn execute(
 /// The earliest point of the statement's fields: 1.6.7 starts GROUP BY time buckets there
 /// when the WHERE clause has no lower time bound.
 fn earliest_point(
-    store: &Store,
+    store: &dyn Points,
     plan: &Plan,
     groups: &[exec::Group],
     ctx: &QueryContext,

@@ -11,9 +11,9 @@ use super::eval::{self, Budget};
 use super::exec::{Group, filtered_rows, numeric_check};
 use super::par;
 use super::plan::{Func, MeasRef, Mode, Output, Plan, TransformInput, func_name};
+use super::points::Points;
 use super::transform;
 use super::value::{Value, column_value};
-use crate::Store;
 use crate::codec::Column;
 use crate::query::cond::Regexes;
 use crate::query::{Cell, QueryContext, QueryError};
@@ -62,6 +62,7 @@ pub fn buckets(
     ctx: &QueryContext,
     data_min: Option<i64>,
     tz_offset: &dyn Fn(i64) -> i64,
+    outside_range: bool,
 ) -> Result<Option<Buckets>, QueryError> {
     let c = &plan.cond;
     let default_time = if c.has_lower_bound() { c.min_time } else { 0 };
@@ -70,8 +71,8 @@ pub fn buckets(
             first: 0,
             count: 1,
             interval: 0,
-            read_lo: c.min_time,
-            read_hi: c.max_time,
+            read_lo: if outside_range { i64::MIN } else { c.min_time },
+            read_hi: if outside_range { i64::MAX } else { c.max_time },
             default_time,
             emit_lo: i64::MIN,
             emit_hi: i64::MAX,
@@ -112,8 +113,13 @@ pub fn buckets(
         first,
         count: count as usize,
         interval: i,
-        read_lo: lower,
-        read_hi: upper,
+        // Points outside the range but inside a bucket still count when they may.
+        read_lo: if outside_range { first } else { lower },
+        read_hi: if outside_range {
+            last.saturating_add(i - 1)
+        } else {
+            upper
+        },
         default_time,
         emit_lo: i64::MIN,
         emit_hi: i64::MAX,
@@ -203,7 +209,7 @@ fn integer_result(f: Func, t: Option<FieldType>) -> bool {
 /// Feeds every point of the group to `accs[call][bucket]`.
 #[allow(clippy::too_many_arguments)]
 fn feed(
-    store: &Store,
+    store: &dyn Points,
     plan: &Plan,
     g: &Group,
     m: &MeasRef,
@@ -318,7 +324,7 @@ const WAVE_COLUMNS: usize = 64;
 /// feeds them to the calls in series order.
 #[allow(clippy::too_many_arguments)]
 fn feed_wave(
-    store: &Store,
+    store: &dyn Points,
     plan: &Plan,
     g: &Group,
     m: &MeasRef,
@@ -438,7 +444,7 @@ fn feed_float(b: &Buckets, func: Func, times: &[i64], vals: &[f64], acc: &mut [A
 
 /// Looks up a reference at a selected point: a tag of its series or a field at its time.
 fn aux_value(
-    store: &Store,
+    store: &dyn Points,
     m: &MeasRef,
     g: &Group,
     name: &str,
@@ -467,7 +473,7 @@ fn aux_value(
 /// Whether a group without points in the LIMIT-narrowed range has some in the full range:
 /// 1.x then still returns its (filled) rows.
 fn has_points_outside(
-    store: &Store,
+    store: &dyn Points,
     plan: &Plan,
     g: &Group,
     m: &MeasRef,
@@ -492,7 +498,7 @@ fn has_points_outside(
 /// An aggregate query for one group.
 #[allow(clippy::too_many_arguments)]
 pub fn aggregate_group(
-    store: &Store,
+    store: &dyn Points,
     plan: &Plan,
     g: &Group,
     b: &Buckets,
@@ -639,7 +645,7 @@ pub fn aggregate_group(
 
 /// distinct(), top(), bottom(), sample() for one group: several rows per bucket.
 pub fn multi_group(
-    store: &Store,
+    store: &dyn Points,
     plan: &Plan,
     g: &Group,
     b: &Buckets,

@@ -164,7 +164,8 @@ pub fn resolve_sources(
     for src in sources {
         let m = match src {
             Source::Measurement(m) => m,
-            Source::SubQuery(_) => return Err(QueryError::new("subqueries are not supported yet")),
+            // Statements with subqueries run in `subquery`, never here.
+            Source::SubQuery(_) => return Err(QueryError::new("subqueries are not allowed here")),
         };
         let db = match m.database.as_deref().or(ctx.database.as_deref()) {
             Some(db) if !db.is_empty() => db,
