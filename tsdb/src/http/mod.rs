@@ -37,6 +37,8 @@ pub struct HttpLimits {
     pub line_protocol: common::line_protocol::Limits,
     /// Statements per /query request.
     pub max_statements: usize,
+    /// What one /query statement may cost.
+    pub query: crate::query::QueryLimits,
 }
 
 impl Default for HttpLimits {
@@ -46,6 +48,7 @@ impl Default for HttpLimits {
             max_inflated_bytes: 100_000_000,
             line_protocol: common::line_protocol::Limits::default(),
             max_statements: 100,
+            query: crate::query::QueryLimits::default(),
         }
     }
 }

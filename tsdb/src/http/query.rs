@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::format::{Epoch, results_csv, results_json, series_json, statement_json};
 use super::{ApiError, ApiState, credentials};
-use crate::query::{QueryContext, QueryEngine, QueryLimits, SeriesResult, StatementResult};
+use crate::query::{QueryContext, QueryEngine, SeriesResult, StatementResult};
 
 pub async fn query(
     State(state): State<ApiState>,
@@ -57,7 +57,7 @@ pub async fn query(
         retention_policy: params.get("rp").filter(|r| !r.is_empty()).cloned(),
         principal,
         now: crate::storage::now_ns(),
-        limits: QueryLimits::default(),
+        limits: state.limits.query.clone(),
         read_only_method: method == Method::GET,
     };
     let results = QueryEngine::new(state.store.clone())

@@ -6,6 +6,7 @@ use influxql::{MeasurementName, Source, Statement, TagKeyFilter};
 
 use super::{Cell, QueryContext, QueryError, SeriesResult, cond};
 use crate::Store;
+use crate::storage::catalog::shard_duration_for;
 use crate::storage::{Catalog, MeasurementId, RpId};
 
 /// Runs one non-SELECT statement.
@@ -461,16 +462,6 @@ fn page<T>(it: impl Iterator<Item = T>, limit: u64, offset: u64) -> impl Iterato
 }
 
 /// 1.x: shard group duration follows the retention duration.
-fn shard_duration_for(duration: i64) -> i64 {
-    const HOUR: i64 = 3_600_000_000_000;
-    match duration {
-        0 => 168 * HOUR,
-        d if d < 2 * 24 * HOUR => HOUR,
-        d if d <= 180 * 24 * HOUR => 24 * HOUR,
-        _ => 168 * HOUR,
-    }
-}
-
 fn database_of(explicit: Option<&str>, ctx: &QueryContext) -> Result<String, QueryError> {
     explicit
         .map(str::to_string)

@@ -79,7 +79,17 @@ pub struct Catalog {
 
 /// The default retention policy every new database gets, as in 1.x.
 pub const AUTOGEN: &str = "autogen";
-const WEEK_NS: i64 = 7 * 24 * 3600 * 1_000_000_000;
+const HOUR_NS: i64 = 3_600_000_000_000;
+
+/// 1.x's shard group duration for a policy of `duration_ns` (0: forever).
+pub fn shard_duration_for(duration_ns: i64) -> i64 {
+    match duration_ns {
+        0 => 168 * HOUR_NS,
+        d if d < 2 * 24 * HOUR_NS => HOUR_NS,
+        d if d <= 180 * 24 * HOUR_NS => 24 * HOUR_NS,
+        _ => 168 * HOUR_NS,
+    }
+}
 
 impl Catalog {
     /// Reads the whole catalog from SQLite.
@@ -204,7 +214,13 @@ impl Catalog {
 
     // --- Mutations: only together with the SQLite statements that persist them. ---
 
-    pub fn create_database(&mut self, conn: &Connection, name: &str) -> Result<()> {
+    /// Creates `name` with an `autogen` policy keeping data `duration_ns` (0: forever).
+    pub fn create_database(
+        &mut self,
+        conn: &Connection,
+        name: &str,
+        duration_ns: i64,
+    ) -> Result<()> {
         validate_name(name)?;
         if self.databases.contains_key(name) {
             return Ok(()); // 1.x: CREATE DATABASE is idempotent.
@@ -223,7 +239,8 @@ impl Catalog {
                 rps: BTreeMap::new(),
             },
         );
-        self.create_retention_policy(conn, name, AUTOGEN, 0, WEEK_NS, 1, true)
+        let shard = shard_duration_for(duration_ns);
+        self.create_retention_policy(conn, name, AUTOGEN, duration_ns, shard, 1, true)
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -192,9 +192,16 @@ impl Store {
         })
     }
 
+    /// Creates a database (idempotent) whose `autogen` policy keeps data for
+    /// [`StoreOptions::default_retention`].
     pub async fn create_database(&self, name: &str) -> Result<()> {
         let name = name.to_string();
-        self.run(move |w| w.ddl(|cat, tx| cat.create_database(tx, &name)))
+        let duration = self
+            .shared
+            .options
+            .default_retention
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        self.run(move |w| w.ddl(|cat, tx| cat.create_database(tx, &name, duration)))
             .await
     }
 

@@ -29,6 +29,9 @@ pub struct StoreOptions {
     pub log_retention: Duration,
     /// Read-only SQLite connections for queries.
     pub readers: usize,
+    /// Duration of the `autogen` policy of databases created from now on; `None` keeps
+    /// their data forever (1.x's default). `CREATE DATABASE ... WITH DURATION` overrides it.
+    pub default_retention: Option<Duration>,
 }
 
 impl Default for StoreOptions {
@@ -45,6 +48,7 @@ impl Default for StoreOptions {
             max_series_per_database: 1_000_000,
             log_retention: Duration::from_secs(24 * 3600),
             readers: 4,
+            default_retention: None,
         }
     }
 }
