@@ -1,9 +1,9 @@
-#!/usr/bin/env bash
+#!/bin/sh
 # Removes tigk-agent's binary and unit. Config (/etc/tigk/agent.*), the disk buffer and the
 # system user are kept unless --purge is given.
 #
 #   uninstall.sh [--purge] [--destdir DIR]
-set -euo pipefail
+set -eu
 
 purge=0 destdir="${DESTDIR:-}"
 while [ $# -gt 0 ]; do
@@ -20,7 +20,7 @@ if [ -z "$root" ]; then
   [ "$(id -u)" = 0 ] || { echo "uninstall.sh: run as root" >&2; exit 1; }
   systemctl disable --now tigk-agent.service 2>/dev/null || true
 fi
-rm -f "$root/etc/systemd/system/tigk-agent.service" "$root/usr/local/bin/tigk-agent"
+rm -f "$root/etc/systemd/system/tigk-agent.service" "$root/usr/bin/tigk-agent"
 [ -z "$root" ] && systemctl daemon-reload 2>/dev/null || true
 
 if [ "$purge" = 1 ]; then
