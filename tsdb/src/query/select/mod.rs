@@ -37,26 +37,28 @@ pub fn execute(
     stmt: &SelectStatement,
     ctx: &QueryContext,
 ) -> Result<Vec<SeriesResult>, QueryError> {
-    execute_at(store, stmt, ctx, Instant::now())
+    let budget = Budget::new(ctx.limits.max_points);
+    execute_at(store, stmt, ctx, Instant::now(), &budget)
 }
 
-/// [`execute`] for a statement that may be a subquery of one that started at `started`
-/// (the timeout covers the whole statement).
+/// [`execute`] for a statement that may be a subquery of one that started at `started`:
+/// the timeout and the points budget cover the whole statement, subqueries included.
 fn execute_at(
     store: &Store,
     stmt: &SelectStatement,
     ctx: &QueryContext,
     started: Instant,
+    budget: &Budget,
 ) -> Result<Vec<SeriesResult>, QueryError> {
     if stmt
         .sources
         .iter()
         .any(|s| matches!(s, Source::SubQuery(_)))
     {
-        return subquery::execute(store, stmt, ctx, started);
+        return subquery::execute(store, stmt, ctx, started, budget);
     }
     let measurements = plan::resolve_sources(store, &stmt.sources, ctx)?;
-    run(store, stmt, measurements, ctx, started)
+    run(store, stmt, measurements, ctx, started, budget)
 }
 
 /// Plans and runs `stmt` over `measurements` of `store`.
@@ -66,6 +68,7 @@ fn run(
     measurements: Vec<MeasRef>,
     ctx: &QueryContext,
     started: Instant,
+    budget: &Budget,
 ) -> Result<Vec<SeriesResult>, QueryError> {
     if started.elapsed() > ctx.limits.timeout {
         return Err(QueryError::new("query timeout"));
@@ -84,7 +87,6 @@ fn run(
     if stmt.slimit > 0 {
         groups.truncate(usize::try_from(stmt.slimit).unwrap_or(usize::MAX));
     }
-    let budget = Budget::new(ctx.limits.max_points);
     let zone = match &stmt.timezone {
         Some(name) => tz::Zone::load(name)
             .ok_or_else(|| QueryError::new(format!("unable to find time zone {name}")))?,
@@ -116,7 +118,7 @@ fn run(
             let Some(g) = groups.get(i) else {
                 return Ok(Vec::new());
             };
-            window::aggregate_group(store, &plan, g, b, &regexes, &budget)
+            window::aggregate_group(store, &plan, g, b, &regexes, budget)
         });
         done = Some(rows.into_iter());
     }
@@ -131,15 +133,15 @@ fn run(
                 return Err(QueryError::new("query timeout"));
             }
             match (plan.mode, &buckets) {
-                (Mode::Raw, _) => exec::raw_group(store, &plan, g, &regexes, &budget)?,
+                (Mode::Raw, _) => exec::raw_group(store, &plan, g, &regexes, budget)?,
                 (Mode::RawTransform, _) => {
-                    exec::raw_transform_group(store, &plan, g, &regexes, &budget)?
+                    exec::raw_transform_group(store, &plan, g, &regexes, budget)?
                 }
                 (Mode::Aggregate, Some(b)) => {
-                    window::aggregate_group(store, &plan, g, b, &regexes, &budget)?
+                    window::aggregate_group(store, &plan, g, b, &regexes, budget)?
                 }
                 (Mode::Multi, Some(b)) => {
-                    window::multi_group(store, &plan, g, b, &regexes, &budget)?
+                    window::multi_group(store, &plan, g, b, &regexes, budget)?
                 }
                 _ => Vec::new(),
             }

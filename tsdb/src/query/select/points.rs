@@ -347,3 +347,84 @@ impl Points for MemPoints {
             .and_then(|(times, _)| Some((*times.first()?, *times.last()?))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(v: f64) -> Option<Value> {
+        Some(Value::Float(v))
+    }
+
+    #[test]
+    fn rows_sharing_a_time_go_to_sibling_series_with_the_same_tags() {
+        let mut mem = MemPoints::default();
+        let tags = BTreeMap::from([("host".to_string(), "a".to_string())]);
+        let fields = vec!["x".to_string(), "y".to_string()];
+        mem.add_series(
+            "m",
+            &tags,
+            &fields,
+            vec![
+                (1, vec![f(1.0), None]),
+                (1, vec![f(2.0), Some(Value::Integer(7))]),
+                (2, vec![f(3.0), None]),
+            ],
+        );
+        let m = mem.measurements().next().expect("measurement");
+        assert_eq!(m.series.len(), 2);
+        let x = m.fields.get("x").expect("x").id;
+        let y = m.fields.get("y").expect("y");
+        assert_eq!(y.field_type, FieldType::Integer);
+        let ids: Vec<SeriesId> = m.series.iter().copied().collect();
+        let (first, second) = (ids[0], ids[1]);
+        assert_eq!(
+            mem.read_column(first, x, i64::MIN, i64::MAX).expect("read"),
+            Some((vec![1, 2], Column::Float(vec![1.0, 3.0])))
+        );
+        assert_eq!(
+            mem.read_column(second, x, 0, 5).expect("read"),
+            Some((vec![1], Column::Float(vec![2.0])))
+        );
+        // y only has a value in the second row at time 1: the first sibling has no column.
+        assert_eq!(mem.read_column(first, y.id, 0, 5).expect("read"), None);
+        assert_eq!(mem.time_bounds(first, x).expect("bounds"), Some((1, 2)));
+        assert_eq!(
+            mem.last_value(first, x).expect("last"),
+            Some((2, Value::Float(3.0)))
+        );
+        let cat = mem.catalog();
+        for id in ids {
+            assert_eq!(cat.series.get(&id).map(|s| s.tags.len()), Some(1));
+        }
+        assert_eq!(
+            m.tags.get("host").and_then(|v| v.get("a")).map(|s| s.len()),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn integers_join_a_float_field_and_other_types_are_dropped() {
+        let mut mem = MemPoints::default();
+        let fields = vec!["x".to_string()];
+        mem.add_series("m", &BTreeMap::new(), &fields, vec![(1, vec![f(1.5)])]);
+        let tags = BTreeMap::from([("k".to_string(), "v".to_string())]);
+        mem.add_series(
+            "m",
+            &tags,
+            &fields,
+            vec![
+                (1, vec![Some(Value::Integer(2))]),
+                (2, vec![Some(Value::String("s".into()))]),
+            ],
+        );
+        let m = mem.measurements().next().expect("measurement");
+        let x = m.fields.get("x").expect("x");
+        assert_eq!(x.field_type, FieldType::Float);
+        let second = *m.series.iter().last().expect("series");
+        assert_eq!(
+            mem.read_column(second, x.id, 0, 5).expect("read"),
+            Some((vec![1], Column::Float(vec![2.0])))
+        );
+    }
+}

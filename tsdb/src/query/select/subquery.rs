@@ -17,8 +17,9 @@
 //! stored data. A measurement listed next to a subquery (`FROM cpu, (SELECT ...)`) is read
 //! the same way, as `SELECT * FROM cpu GROUP BY *`.
 //!
-//! Limits apply to each inner statement as to any statement (points, series, buckets,
-//! rows), and the timeout to the whole.
+//! Limits apply to each inner statement as to any statement (series, buckets, rows); the
+//! points budget and the timeout cover the whole statement (the points an inner statement
+//! reads, then the rows the outer one reads back).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -30,6 +31,7 @@ use influxql::{
     WildcardType,
 };
 
+use super::eval::Budget;
 use super::plan::MeasRef;
 use super::points::{MemPoints, RowOrder};
 use super::value::is_math_function;
@@ -43,6 +45,7 @@ pub fn execute(
     stmt: &SelectStatement,
     ctx: &QueryContext,
     started: Instant,
+    budget: &Budget,
 ) -> Result<Vec<crate::query::SeriesResult>, QueryError> {
     let outer = cond::split(stmt.condition.as_ref(), ctx.now)?;
     let mut time_dim: Option<&Expr> = None;
@@ -100,7 +103,7 @@ pub fn execute(
         };
         window_only &= aggregates(&inner) && !inner.dimensions.iter().any(is_time_dim);
         let types = static_types(store, &inner, ctx);
-        for series in super::execute_at(store, &inner, ctx, started)? {
+        for series in super::execute_at(store, &inner, ctx, started, budget)? {
             add_result(&mut mem, series, &types);
         }
     }
@@ -118,7 +121,7 @@ pub fn execute(
             tag_keys: m.tags.keys().cloned().collect(),
         })
         .collect();
-    super::run(&mem, stmt, measurements, ctx, started)
+    super::run(&mem, stmt, measurements, ctx, started, budget)
 }
 
 /// The inner statement as it runs under `outer` (see the module docs).
