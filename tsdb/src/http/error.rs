@@ -93,15 +93,24 @@ impl From<Error> for ApiError {
     }
 }
 
+/// Longest `X-Influxdb-Error` header value.
+const MAX_ERROR_HEADER_BYTES: usize = 4096;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let msg = self.message();
         let mut resp = (self.status(), Json(serde_json::json!({ "error": msg }))).into_response();
         let headers = resp.headers_mut();
-        // Header values cannot hold newlines (multi-line parse errors); fold them.
+        // Header values cannot hold newlines (multi-line parse errors); fold them. The header
+        // is capped (the body keeps the whole message): an error quoting a huge line must not
+        // make a response header that proxies and clients refuse (nginx answers 502 past 4-8 KB).
         let folded: String = msg
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
+            .scan(0usize, |len, c| {
+                *len += c.len_utf8();
+                (*len <= MAX_ERROR_HEADER_BYTES).then_some(c)
+            })
             .collect();
         if let Ok(v) = HeaderValue::from_str(&folded) {
             headers.insert("X-Influxdb-Error", v);
@@ -116,5 +125,35 @@ impl IntoResponse for ApiError {
             );
         }
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_header_is_capped_but_the_body_keeps_the_whole_message() {
+        let msg = format!("partial write: {} dropped=1", "é".repeat(60_000));
+        let resp = ApiError::BadRequest(msg.clone()).into_response();
+        let header = resp.headers()["X-Influxdb-Error"].as_bytes();
+        assert!(header.len() <= MAX_ERROR_HEADER_BYTES, "{}", header.len());
+        assert!(
+            std::str::from_utf8(header).is_ok(),
+            "cut inside a character"
+        );
+        assert!(header.starts_with(b"partial write: "));
+        let body = body_text(resp);
+        assert!(body.contains(&msg), "body lost the message");
+    }
+
+    fn body_text(resp: Response) -> String {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let bytes = rt
+            .block_on(axum::body::to_bytes(resp.into_body(), usize::MAX))
+            .expect("body");
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
     }
 }
