@@ -25,6 +25,12 @@ pub enum UiError {
     Csrf,
     #[error("{0}")]
     BadRequest(String),
+    /// A TICKscript the alerter refused, with its position.
+    #[error("{}", .0.message)]
+    Script(crate::alerts::ScriptError),
+    /// The server runs without an alerter.
+    #[error("alerting is off on this server")]
+    AlertingOff,
     #[error("too many failed sign-in attempts; wait a few minutes")]
     RateLimited,
     /// A query failed in the store (per-statement error or refused query).
@@ -70,7 +76,8 @@ impl UiError {
             UiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             UiError::Unauthenticated { .. } => StatusCode::SEE_OTHER,
             UiError::Forbidden(_) | UiError::Csrf => StatusCode::FORBIDDEN,
-            UiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            UiError::BadRequest(_) | UiError::Script(_) => StatusCode::BAD_REQUEST,
+            UiError::AlertingOff => StatusCode::SERVICE_UNAVAILABLE,
             UiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             UiError::Query(_) => StatusCode::BAD_GATEWAY,
             UiError::Db(_) | UiError::Auth(_) | UiError::Template(_) | UiError::Internal(_) => {
@@ -81,7 +88,9 @@ impl UiError {
 
     /// The text shown to the user: never internals for server errors.
     pub fn public_message(&self) -> String {
-        if self.status().is_server_error() && !matches!(self, UiError::Query(_)) {
+        if self.status().is_server_error()
+            && !matches!(self, UiError::Query(_) | UiError::AlertingOff)
+        {
             "Something went wrong on the server. The error has been logged.".to_string()
         } else {
             self.to_string()
@@ -96,7 +105,7 @@ impl IntoResponse for UiError {
                 .into_response();
         }
         let status = self.status();
-        if status.is_server_error() {
+        if status.is_server_error() && !matches!(self, UiError::AlertingOff) {
             tracing::error!(error = %self, "ui request failed");
         }
         let body = render::error_page(status, &self.public_message());

@@ -386,6 +386,7 @@ pub async fn dashboard(
             *slot = Some(r);
         }
     }
+    let notes = crate::alerts::annotations(&state, range.from_ns, range.to_ns, Some(&host)).await;
     let panels: Vec<PanelView> = HOST_PANELS
         .iter()
         .zip(results)
@@ -395,6 +396,7 @@ pub async fn dashboard(
             spec.unit = p.unit;
             spec.y_max = p.y_max;
             spec.theme = user.theme;
+            spec.annotations = notes.clone();
             spec.thresholds = p
                 .thresholds
                 .iter()

@@ -7,6 +7,8 @@
 //! - `session`: sessions in `ui.db`, roles, the CSRF + Origin gate, sign-in rate limiting.
 //! - `login`: sign-in, sign-out, first-run administrator (loopback only), theme switch.
 //! - `admin`: UI roles per user.
+//! - `alerts`: alert rules (builder and raw TICKscript), task pages, active alerts and
+//!   history, through the [`AlertBackend`] seam (implemented for the alerter's `Engine`).
 //! - `hosts`: the host list and the automatic per-host dashboard.
 //! - `dashboards`: user dashboards (list, panels, query builder, JSON export/import) and
 //!   the agent dashboard provisioned on first start.
@@ -18,6 +20,7 @@
 //! - `web`: cookies, URL encoding, security headers, loopback detection.
 
 mod admin;
+mod alerts;
 pub mod chart;
 mod dashboards;
 mod db;
@@ -41,6 +44,7 @@ use dashboards::pages as dp;
 
 pub use error::UiError;
 pub use session::{Role, revoke_sessions};
+pub use alerts::{AlertBackend, ScriptError, TaskDetail, TaskSummary};
 pub use state::{BoxFuture, DataSource, EngineSource, FixedSource, UiConfig, UiState};
 
 /// All UI routes. Serve it with
@@ -72,6 +76,20 @@ pub fn router(state: UiState) -> Router {
         .route("/d/{uid}/panels/{idx}/move", post(dp::move_panel))
         .route("/admin/users", get(admin::users))
         .route("/admin/users/role", post(admin::set_role))
+        .route("/alerts", get(alerts::alerts_page))
+        .route("/alerts/history", get(alerts::history_page))
+        .route("/alerts/rules", get(alerts::rules_list))
+        .route(
+            "/alerts/rules/{id}",
+            get(alerts::builder_form).post(alerts::builder_submit),
+        )
+        .route("/alerts/tasks/{id}", get(alerts::task_page))
+        .route(
+            "/alerts/tasks/{id}/script",
+            get(alerts::edit_form).post(alerts::edit_submit),
+        )
+        .route("/alerts/tasks/{id}/enabled", post(alerts::set_enabled))
+        .route("/alerts/tasks/{id}/delete", post(alerts::delete))
         .fallback(|| async { UiError::NotFound })
         .method_not_allowed_fallback(|| async { UiError::MethodNotAllowed })
         .layer(from_fn_with_state(state.clone(), session::gate))

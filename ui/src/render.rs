@@ -36,6 +36,38 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/panel_body.html"),
     ),
 ];
+    (
+        "alert_events.html",
+        include_str!("../templates/alert_events.html"),
+    ),
+    (
+        "alerts_off.html",
+        include_str!("../templates/alerts_off.html"),
+    ),
+    (
+        "alert_rules.html",
+        include_str!("../templates/alert_rules.html"),
+    ),
+    (
+        "alert_rule.html",
+        include_str!("../templates/alert_rule.html"),
+    ),
+    (
+        "alert_task.html",
+        include_str!("../templates/alert_task.html"),
+    ),
+    (
+        "alert_script.html",
+        include_str!("../templates/alert_script.html"),
+    ),
+    (
+        "alerts_active.html",
+        include_str!("../templates/alerts_active.html"),
+    ),
+    (
+        "alert_history.html",
+        include_str!("../templates/alert_history.html"),
+    ),
 
 pub const STYLE_CSS: &str = include_str!("../static/style.css");
 

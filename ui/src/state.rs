@@ -142,6 +142,8 @@ pub(crate) struct Inner {
     pub users: Sqlite,
     pub authenticator: Authenticator,
     pub limiter: LoginLimiter,
+    /// The alerter, when the server runs one (set once, after construction).
+    pub alerts: std::sync::OnceLock<Arc<dyn crate::alerts::AlertBackend>>,
 }
 
 impl UiState {
@@ -167,9 +169,26 @@ impl UiState {
                 users: Sqlite::new(users),
                 authenticator,
                 limiter: LoginLimiter::default(),
+                alerts: std::sync::OnceLock::new(),
             }),
         };
         Ok(state)
+    }
+
+    /// Connects the alert pages to an alerter. Without one they say alerting is off.
+    pub fn with_alerts(self, backend: Arc<dyn crate::alerts::AlertBackend>) -> UiState {
+        // Set once: a second call keeps the first backend.
+        let _ = self.inner.alerts.set(backend);
+        self
+    }
+
+    /// The alerter, or `UiError::AlertingOff`.
+    pub(crate) fn alerts(&self) -> Result<&dyn crate::alerts::AlertBackend> {
+        self.inner
+            .alerts
+            .get()
+            .map(|b| b.as_ref())
+            .ok_or(UiError::AlertingOff)
     }
 
     pub fn config(&self) -> &UiConfig {

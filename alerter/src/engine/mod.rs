@@ -9,11 +9,12 @@
 //! the same deterministic keys and are not queued twice.
 
 mod db;
+mod history;
 mod log;
 mod run;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,7 @@ use crate::options::Options;
 use crate::runtime::Task;
 use crate::tick::{self, CheckOptions, Dbrp, TaskType};
 use db::Db;
+pub use history::{Delivery, HistoryEvent, HistoryQuery};
 
 /// Enabled or disabled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +90,8 @@ struct Entry {
 
 pub(crate) struct Inner {
     db: Mutex<Db>,
+    /// Where `alerter.db` is (history reads open their own connection).
+    dir: PathBuf,
     store: tsdb::Store,
     opts: Options,
     rt: tokio::runtime::Handle,
@@ -152,6 +156,7 @@ impl Engine {
         let engine = Engine {
             inner: Arc::new(Inner {
                 db: Mutex::new(db),
+                dir: dir.to_path_buf(),
                 store,
                 opts,
                 rt: tokio::runtime::Handle::try_current().map_err(|e| {

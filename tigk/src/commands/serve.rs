@@ -160,7 +160,8 @@ pub async fn run_server_with(
         &args.data_dir,
         ui::UiConfig::default(),
     )
-    .context("opening the UI's state")?;
+    .context("opening the UI's state")?
+    .with_alerts(Arc::new(alerter.clone()));
     // One listener for both surfaces: the 1.x API paths and the UI's pages do not overlap.
     let app = router(state.clone())
         .merge(metrics.router(state, cfg.metrics_public))

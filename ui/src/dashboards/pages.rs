@@ -162,11 +162,17 @@ pub async fn view(
         .host
         .filter(|h| hosts.contains(h))
         .or_else(|| hosts.first().cloned());
+    // Alert events of the range (of the bound host, if any) on every time-series panel.
+    let notes = std::sync::Arc::new(
+        crate::alerts::annotations(&state, range.from_ns, range.to_ns, host.as_deref()).await,
+    );
     let mut tasks = tokio::task::JoinSet::new();
     for (i, p) in d.panels.iter().enumerate() {
         let (state, p, range, theme) = (state.clone(), p.clone(), range.clone(), user.theme);
-        let host = host.clone();
-        tasks.spawn(async move { panel::run(&state, &p, i, &range, theme, host.as_deref()).await });
+        let (host, notes) = (host.clone(), notes.clone());
+        tasks.spawn(async move {
+            panel::run(&state, &p, i, &range, theme, host.as_deref(), &notes).await
+        });
     }
     let mut panels: Vec<PanelView> = Vec::with_capacity(d.panels.len());
     while let Some(done) = tasks.join_next().await {
@@ -380,7 +386,7 @@ pub async fn edit_form(
         Some(i) => d.panels[i].clone(),
         None => new_panel(),
     };
-    let preview = panel::run(&state, &p, 0, &range, user.theme, None).await;
+    let preview = panel::run(&state, &p, 0, &range, user.theme, None, &[]).await;
     let form = PanelForm::from_panel(&p);
     editor_page(
         &state,
@@ -435,7 +441,7 @@ pub async fn edit_submit(
         Err(e) => return Err(e),
     };
     if f.action == "preview" {
-        let preview = panel::run(&state, &p, 0, &range, user.theme, None).await;
+        let preview = panel::run(&state, &p, 0, &range, user.theme, None, &[]).await;
         return editor_page(
             &state,
             &user,

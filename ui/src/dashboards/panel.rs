@@ -95,6 +95,7 @@ pub async fn run(
     range: &TimeRange,
     theme: Theme,
     host: Option<&str>,
+    annotations: &[chart::Annotation],
 ) -> PanelView {
     let mut view = PanelView {
         index,
@@ -115,6 +116,7 @@ pub async fn run(
     spec.y_max = p.y_max;
     spec.theme = theme;
     if let Some(w) = p.warn {
+    spec.annotations = annotations.to_vec();
         spec.thresholds.push(Threshold {
             from: w,
             to: p.crit.unwrap_or(f64::INFINITY),
