@@ -148,7 +148,15 @@ fn guard_refuses_private_addresses_and_paths_outside_the_alert_dir() {
         ),
         (
             ".email('a@example.com')",
-            "alert2: the email alert handler is not supported yet",
+            "alert2: email handlers are off: configure and enable [smtp] to use them",
+        ),
+        (
+            ".exec('/bin/sh', '-c', 'id')",
+            "alert2: exec handlers are off: enable [alerter.exec] and allow \"/bin/sh\" to use them",
+        ),
+        (
+            ".slack()",
+            "alert2: slack handlers are off: configure and enable [alerter.slack] to use them",
         ),
     ];
     for (h, want) in cases {

@@ -37,6 +37,25 @@ pub enum HandlerSpec {
     },
     /// Writes the JSON to a TCP connection.
     Tcp { host: String, port: u16 },
+    /// Runs an allow-listed program (no shell) with the JSON on its stdin.
+    Exec { program: PathBuf, args: Vec<String> },
+    /// Mails the message (subject) and details (HTML body) through the configured SMTP
+    /// server.
+    Email { to: Vec<String> },
+    /// Posts Kapacitor's Slack payload to the configured webhook.
+    Slack {
+        channel: String,
+        username: String,
+        icon_emoji: String,
+    },
+}
+
+fn sub_str(p: &crate::tick::Property, name: &str) -> Option<String> {
+    p.sub
+        .iter()
+        .rev()
+        .find(|s| s.name == name)
+        .and_then(|s| first_str(&s.args))
 }
 
 fn first_str(args: &[Arg]) -> Option<String> {
@@ -131,17 +150,112 @@ pub(crate) fn build(n: &GraphNode, opts: &Options) -> Result<Vec<HandlerSpec>, E
                 }
                 out.push(HandlerSpec::Tcp { host, port });
             }
-            "exec" | "email" | "slack" => {
-                return Err(Error::Unsupported(format!(
-                    "{}: the {} alert handler is not supported yet",
-                    n.name(),
-                    p.name
-                )));
+            "exec" => out.push(build_exec(n, p, opts).map_err(bad)?),
+            "email" => {
+                let Some(smtp) = &opts.smtp else {
+                    if opts.skip_handler_checks {
+                        out.push(HandlerSpec::Email { to: Vec::new() });
+                        continue;
+                    }
+                    return Err(bad(
+                        "email handlers are off: configure and enable [smtp] to use them".into(),
+                    ));
+                };
+                let mut to: Vec<String> = crate::runtime::nodes::strings(&p.args);
+                for s in p.sub.iter().filter(|s| s.name == "to") {
+                    to.extend(crate::runtime::nodes::strings(&s.args));
+                }
+                if to.is_empty() {
+                    to = smtp.to.clone();
+                }
+                if to.is_empty() {
+                    return Err(bad(
+                        "email handler has no recipients (and [smtp] sets no default to)".into(),
+                    ));
+                }
+                for a in &to {
+                    if a.parse::<lettre::Address>().is_err() {
+                        return Err(bad(format!("invalid email address {a:?}")));
+                    }
+                }
+                out.push(HandlerSpec::Email { to });
+            }
+            "slack" => {
+                if p.sub.iter().any(|s| s.name == "workspace") {
+                    return Err(Error::Unsupported(format!(
+                        "{}: slack .workspace() is not supported yet (one webhook is configured)",
+                        n.name()
+                    )));
+                }
+                let Some(slack) = &opts.slack else {
+                    if !opts.skip_handler_checks {
+                        return Err(bad(
+                            "slack handlers are off: configure and enable [alerter.slack] to use them"
+                                .into(),
+                        ));
+                    }
+                    out.push(HandlerSpec::Slack {
+                        channel: String::new(),
+                        username: String::new(),
+                        icon_emoji: String::new(),
+                    });
+                    continue;
+                };
+                if !opts.skip_handler_checks {
+                    let (host, _, _) =
+                        crate::alert::notify::url_host_port(&slack.url).map_err(bad)?;
+                    check_host_literal(&host, opts).map_err(bad)?;
+                }
+                let or = |v: Option<String>, d: &str| {
+                    v.filter(|v| !v.is_empty()).unwrap_or_else(|| d.to_string())
+                };
+                out.push(HandlerSpec::Slack {
+                    channel: or(sub_str(p, "channel"), &slack.channel),
+                    username: or(
+                        sub_str(p, "username"),
+                        if slack.username.is_empty() {
+                            "tigk"
+                        } else {
+                            &slack.username
+                        },
+                    ),
+                    icon_emoji: or(sub_str(p, "iconEmoji"), &slack.icon_emoji),
+                });
             }
             _ => {}
         }
     }
     Ok(out)
+}
+
+/// `.exec(prog, args...)`: only when exec is enabled and `prog` is allow-listed, exactly.
+fn build_exec(
+    n: &GraphNode,
+    p: &crate::tick::Property,
+    opts: &Options,
+) -> Result<HandlerSpec, String> {
+    let args = crate::runtime::nodes::strings(&p.args);
+    let Some((prog, rest)) = args.split_first() else {
+        return Err("exec needs a program".into());
+    };
+    let program = PathBuf::from(prog);
+    if !opts.skip_handler_checks {
+        let Some(exec) = &opts.exec else {
+            return Err(format!(
+                "exec handlers are off: enable [alerter.exec] and allow {prog:?} to use them"
+            ));
+        };
+        if !exec.programs.contains(&program) {
+            return Err(format!(
+                "exec program {prog:?} is not in the allowed programs of [alerter.exec]"
+            ));
+        }
+    }
+    let _ = n;
+    Ok(HandlerSpec::Exec {
+        program,
+        args: rest.to_vec(),
+    })
 }
 
 /// A log path must be absolute and inside the configured alert directory, with no `..`.
@@ -391,6 +505,43 @@ async fn deliver(spec: &HandlerSpec, json: &str, opts: &Options) -> Result<(), S
                 .map_err(|e| e.to_string())?;
             s.shutdown().await.map_err(|e| e.to_string())
         }
+        HandlerSpec::Exec { program, args } => {
+            crate::alert::notify::exec(program, args, json, opts).await
+        }
+        HandlerSpec::Email { to } => crate::alert::notify::email(to, json, opts).await,
+        HandlerSpec::Slack {
+            channel,
+            username,
+            icon_emoji,
+        } => {
+            let Some(slack) = &opts.slack else {
+                return Err("slack is not configured".into());
+            };
+            let (host, port, _) = crate::alert::notify::url_host_port(&slack.url)?;
+            // The guard on the resolved addresses, as for post handlers.
+            resolve(&host, port, opts).await?;
+            let body = crate::alert::notify::slack_payload(json, channel, username, icon_emoji)?;
+            crate::alert::notify::slack_post(&slack.url, body, opts.delivery_timeout).await
+        }
+    }
+}
+
+/// A delivery's time limit: the handler's own, exec's and SMTP's from the
+/// configuration, else the default.
+fn timeout_of(spec: &HandlerSpec, opts: &Options) -> Duration {
+    match spec {
+        HandlerSpec::Post {
+            timeout: Some(t), ..
+        } => *t,
+        HandlerSpec::Exec { .. } => opts
+            .exec
+            .as_ref()
+            .map_or(opts.delivery_timeout, |e| e.timeout),
+        HandlerSpec::Email { .. } => opts
+            .smtp
+            .as_ref()
+            .map_or(opts.delivery_timeout, |s| s.timeout),
+        _ => opts.delivery_timeout,
     }
 }
 
@@ -464,12 +615,7 @@ impl Delivery {
         let (st, opts, worker_spec) = (stats.clone(), opts.clone(), spec.clone());
         tokio::spawn(async move {
             while let Some(json) = rx.recv().await {
-                let timeout = match &worker_spec {
-                    HandlerSpec::Post {
-                        timeout: Some(t), ..
-                    } => *t,
-                    _ => opts.delivery_timeout,
-                };
+                let timeout = timeout_of(&worker_spec, &opts);
                 let r = tokio::time::timeout(timeout, deliver(&worker_spec, &json, &opts)).await;
                 match r {
                     Ok(Ok(())) => {
@@ -504,12 +650,7 @@ impl Delivery {
 /// Delivers one event's JSON once, waiting for the result (used by the outbox, which
 /// needs to know whether delivery succeeded before marking it done).
 pub async fn deliver_once(spec: &HandlerSpec, json: &str, opts: &Options) -> Result<(), String> {
-    let timeout = match spec {
-        HandlerSpec::Post {
-            timeout: Some(t), ..
-        } => *t,
-        _ => opts.delivery_timeout,
-    };
+    let timeout = timeout_of(spec, opts);
     tokio::time::timeout(timeout, deliver(spec, json, opts))
         .await
         .map_err(|_| "delivery timed out".to_string())?

@@ -3,10 +3,13 @@
 //!
 //! - `event`: [`AlertEvent`], [`Level`] and the handler JSON.
 //! - `template`: the Go text/template subset; `printf`: Go's `Sprintf` for it.
-//! - `handlers`: handler definitions (log, post, tcp), the address guard, delivery.
+//! - `handlers`: handler definitions (log, post, tcp, exec, email, slack), the address
+//!   guard, delivery.
+//! - `notify`: delivering through a program (exec), SMTP (email) and Slack.
 
 pub mod event;
 pub mod handlers;
+pub mod notify;
 pub mod printf;
 pub mod template;
 
