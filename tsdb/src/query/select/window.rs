@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use common::FieldType;
 use influxql::{DataType, Fill, SelectStatement};
 
-use super::aggregate::{Acc, Pt, finish_multi};
+use super::aggregate::{self, Acc, Pt, finish_multi};
 use super::eval::{self, Budget};
 use super::exec::{Group, filtered_rows, numeric_check};
 use super::par;
@@ -147,7 +147,17 @@ pub fn buckets(
         .outputs
         .iter()
         .any(|o| matches!(o, Output::Transform(..)));
-    if stmt.limit > 0 && plan.fill != Fill::None && !transforms && plan.mode == Mode::Aggregate {
+    // integral() carries area across buckets: every bucket must be read.
+    let integral = plan
+        .calls
+        .iter()
+        .any(|c| matches!(c.func, Func::Integral(_)));
+    if stmt.limit > 0
+        && plan.fill != Fill::None
+        && !transforms
+        && !integral
+        && plan.mode == Mode::Aggregate
+    {
         b.unpushed = Some((b.read_lo, b.read_hi));
         let needed = stmt.limit.saturating_add(stmt.offset).min(b.count as u64) as usize;
         if stmt.is_descending() {
@@ -525,12 +535,56 @@ pub fn aggregate_group(
     let mut had = vec![false; b.count];
     let mut values: Vec<Vec<Option<Value>>> = Vec::with_capacity(plan.calls.len());
     let mut selected: Vec<Vec<Option<(i64, usize)>>> = Vec::with_capacity(plan.calls.len());
+    // Under ORDER BY time DESC too: the same areas, newest first.
+    let streams_integral = b.interval > 0;
+    // 1.6.7 never fills integral() windows: only windows that got an area make rows.
+    let fill = if streams_integral
+        && plan
+            .calls
+            .iter()
+            .all(|c| matches!(c.func, Func::Integral(_)))
+    {
+        Fill::None
+    } else {
+        plan.fill
+    };
     for (ci, acc) in accs.into_iter().enumerate() {
         let func = plan.calls.get(ci).map_or(Func::Count, |c| c.func);
         let mut vals = Vec::with_capacity(b.count);
         let mut sels = Vec::with_capacity(b.count);
+        // integral() under GROUP BY time carries area across bucket edges.
+        let streamed = match func {
+            Func::Integral(unit) if streams_integral => {
+                let integer = plan
+                    .calls
+                    .get(ci)
+                    .and_then(|c| m.fields.get(&c.field))
+                    .is_some_and(|d| d.field_type == FieldType::Integer);
+                let mut points: Vec<(i64, f64)> = acc
+                    .iter()
+                    .flat_map(|a| a.points())
+                    .filter_map(|p| Some((p.time, p.value.as_f64()?)))
+                    .collect();
+                points.sort_by_key(|p| p.0);
+                Some(aggregate::integral_windows(
+                    &points,
+                    b.count,
+                    unit,
+                    integer,
+                    |t| {
+                        let k = b.index(t)?;
+                        Some((k, b.start(k), b.start(k).saturating_add(b.interval)))
+                    },
+                ))
+            }
+            _ => None,
+        };
         for (k, a) in acc.into_iter().enumerate() {
-            let r = if a.is_empty() { None } else { a.finish(func) };
+            let r = match &streamed {
+                Some(w) => w.get(k).copied().flatten().map(|v| (Value::Float(v), None)),
+                None if a.is_empty() => None,
+                None => a.finish(func),
+            };
             if r.is_some()
                 && let Some(h) = had.get_mut(k)
             {
@@ -552,7 +606,7 @@ pub fn aggregate_group(
             };
             let count_like = matches!(c.func, Func::Count | Func::CountDistinct);
             let integer = integer_result(c.func, m.fields.get(&c.field).map(|d| d.field_type));
-            transform::fill(vals, plan.fill, count_like, integer);
+            transform::fill(vals, fill, count_like, integer);
         }
     }
     let bucket_time = |k: usize| {
@@ -613,8 +667,7 @@ pub fn aggregate_group(
             continue;
         }
         let expr_row = has_expr
-            && (had.get(k).copied().unwrap_or(false)
-                || (b.interval > 0 && plan.fill != Fill::None));
+            && (had.get(k).copied().unwrap_or(false) || (b.interval > 0 && fill != Fill::None));
         let tr_row = transformed.iter().flatten().any(|t| t.contains_key(&time));
         if !expr_row && !tr_row {
             continue;
