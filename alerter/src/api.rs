@@ -1,5 +1,5 @@
-//! Kapacitor's task API (`/kapacitor/v1/tasks...`) over an [`Engine`], as an axum
-//! router for the server to mount.
+//! Kapacitor's task API (`/kapacitor/v1/tasks...` and `/kapacitor/v1/templates...`)
+//! over an [`Engine`], as an axum router for the server to mount.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::engine::{Engine, Status, TaskInfo, TaskRequest};
+use crate::engine::{
+    Engine, Status, TaskInfo, TaskRequest, TemplateInfo, TemplateRequest, var_json,
+};
 use crate::error::Error;
 use crate::gofmt::rfc3339;
 
@@ -24,6 +26,16 @@ pub fn router(engine: Engine) -> Router {
             get(show).patch(update).delete(remove),
         )
         .route("/kapacitor/v1/tasks/{id}/{name}", get(http_out))
+        .route(
+            "/kapacitor/v1/templates",
+            get(list_templates).post(create_template),
+        )
+        .route(
+            "/kapacitor/v1/templates/{id}",
+            get(show_template)
+                .patch(update_template)
+                .delete(remove_template),
+        )
         .with_state(engine)
 }
 
@@ -33,6 +45,9 @@ fn error(status: StatusCode, msg: impl std::fmt::Display) -> Response {
 
 fn from_error(e: Error) -> Response {
     match e {
+        Error::NotFound(what) if what.starts_with("template ") => {
+            error(StatusCode::NOT_FOUND, "no template exists")
+        }
         Error::NotFound(_) => error(StatusCode::NOT_FOUND, "no task exists"),
         Error::Tick(t) => error(StatusCode::BAD_REQUEST, format!("invalid TICKscript: {t}")),
         Error::Unsupported(_) | Error::Invalid(_) => error(StatusCode::BAD_REQUEST, e),
@@ -51,11 +66,11 @@ fn task_json(t: &TaskInfo) -> Value {
     json!({
         "link": {"rel": "self", "href": format!("/kapacitor/v1/tasks/{}", d.id)},
         "id": d.id,
-        "template-id": "",
+        "template-id": d.template_id,
         "type": d.task_type.as_str(),
         "dbrps": dbrps,
         "script": d.script,
-        "vars": {},
+        "vars": d.vars,
         "dot": t.dot,
         "status": match d.status { Status::Enabled => "enabled", Status::Disabled => "disabled" },
         "executing": t.executing,
@@ -168,6 +183,99 @@ async fn http_out(
 
 async fn remove(State(engine): State<Engine>, Path(id): Path<String>) -> Response {
     match blocking(move || engine.delete(&id)).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(r) => r,
+    }
+}
+
+fn template_json(t: &TemplateInfo) -> Value {
+    let d = &t.def;
+    let vars: serde_json::Map<String, Value> = t
+        .vars
+        .iter()
+        .map(|v| {
+            (
+                v.name.clone(),
+                json!({"type": v.type_name, "value": var_json(v.value.as_ref()), "description": ""}),
+            )
+        })
+        .collect();
+    let tasks: Vec<Value> = t
+        .tasks
+        .iter()
+        .map(|id| json!({"link": {"rel": "self", "href": format!("/kapacitor/v1/tasks/{id}")}, "id": id}))
+        .collect();
+    json!({
+        "link": {"rel": "self", "href": format!("/kapacitor/v1/templates/{}", d.id)},
+        "id": d.id,
+        "type": d.task_type.as_str(),
+        "script": d.script,
+        "vars": vars,
+        "dot": t.dot,
+        "error": "",
+        "created": rfc3339(d.created),
+        "modified": rfc3339(d.modified),
+        "tasks": tasks,
+    })
+}
+
+fn parse_template(body: &[u8]) -> Result<TemplateRequest, String> {
+    serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))
+}
+
+async fn list_templates(
+    State(engine): State<Engine>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Response {
+    let pattern = params.get("pattern").cloned().unwrap_or_default();
+    match blocking(move || engine.templates()).await {
+        Ok(list) => {
+            let templates: Vec<Value> = list
+                .iter()
+                .filter(|t| pattern.is_empty() || glob(&pattern, &t.def.id))
+                .map(template_json)
+                .collect();
+            axum::Json(json!({ "templates": templates })).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn create_template(State(engine): State<Engine>, body: Bytes) -> Response {
+    let req = match parse_template(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    match blocking(move || engine.define_template(req)).await {
+        Ok(t) => axum::Json(template_json(&t)).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn show_template(State(engine): State<Engine>, Path(id): Path<String>) -> Response {
+    match blocking(move || engine.template(&id)).await {
+        Ok(t) => axum::Json(template_json(&t)).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn update_template(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let req = match parse_template(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    match blocking(move || engine.update_template(&id, req)).await {
+        Ok(t) => axum::Json(template_json(&t)).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn remove_template(State(engine): State<Engine>, Path(id): Path<String>) -> Response {
+    match blocking(move || engine.delete_template(&id)).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(r) => r,
     }

@@ -156,3 +156,121 @@ async fn http_out_serves_the_latest_result() {
     engine.shutdown();
     store.shutdown();
 }
+
+#[tokio::test]
+async fn templates_and_tasks_from_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store =
+        tsdb::Store::open(&dir.path().join("store"), tsdb::StoreOptions::default()).expect("store");
+    let engine = Engine::open(
+        &dir.path().join("alerter"),
+        store.clone(),
+        Options::default(),
+    )
+    .expect("engine");
+    let app = router(engine.clone());
+
+    let script = "var measurement string\nvar crit = 70.0\nvar window = 1m\nstream\n    |from()\n        .measurement(measurement)\n    |window()\n        .period(window)\n        .every(window)\n    |mean('usage_idle')\n    |alert()\n        .crit(lambda: \"mean\" < crit)\n";
+    let body = serde_json::json!({"id": "threshold", "type": "stream", "script": script});
+    let (s, v) = call(&app, "POST", "/kapacitor/v1/templates", &body.to_string()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["id"], "threshold");
+    assert_eq!(
+        v["vars"],
+        serde_json::json!({
+            "measurement": {"type": "string", "value": null, "description": ""},
+            "crit": {"type": "float", "value": 70.0, "description": ""},
+            "window": {"type": "duration", "value": "1m", "description": ""},
+        })
+    );
+    let (s, _) = call(&app, "POST", "/kapacitor/v1/templates", &body.to_string()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "duplicate id");
+    let bad = serde_json::json!({"id": "bad", "script": "var x float\nstream|from()|eval(lambda: x + 1)"});
+    let (s, v) = call(&app, "POST", "/kapacitor/v1/templates", &bad.to_string()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+
+    // A task from the template: its script and type, and the vars' values.
+    let task = serde_json::json!({
+        "id": "cpu_low", "template-id": "threshold",
+        "dbrps": [{"db": "telegraf", "rp": "autogen"}],
+        "vars": {
+            "measurement": {"type": "string", "value": "cpu"},
+            "crit": {"type": "float", "value": 20},
+            "window": {"type": "duration", "value": "5m"},
+        },
+    });
+    let (s, v) = call(&app, "POST", "/kapacitor/v1/tasks", &task.to_string()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["template-id"], "threshold");
+    assert_eq!(v["script"], script);
+    assert_eq!(v["vars"]["crit"]["value"], 20);
+    let missing = serde_json::json!({
+        "id": "no_vars", "template-id": "threshold",
+        "dbrps": [{"db": "telegraf", "rp": "autogen"}],
+    });
+    let (s, v) = call(&app, "POST", "/kapacitor/v1/tasks", &missing.to_string()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("missing value for var \"measurement\""),
+        "{v}"
+    );
+    let wrong = serde_json::json!({
+        "id": "wrong", "template-id": "threshold",
+        "dbrps": [{"db": "telegraf", "rp": "autogen"}],
+        "vars": {"measurement": {"type": "int", "value": 3}},
+    });
+    let (s, v) = call(&app, "POST", "/kapacitor/v1/tasks", &wrong.to_string()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+
+    let (s, v) = call(&app, "GET", "/kapacitor/v1/templates/threshold", "").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["tasks"][0]["id"], "cpu_low");
+
+    // Updating the template updates its tasks; a script they cannot run is refused.
+    let script2 = script.replace(
+        ".crit(lambda: \"mean\" < crit)",
+        ".crit(lambda: \"mean\" <= crit)",
+    );
+    let (s, v) = call(
+        &app,
+        "PATCH",
+        "/kapacitor/v1/templates/threshold",
+        &serde_json::json!({"script": script2}).to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, v) = call(&app, "GET", "/kapacitor/v1/tasks/cpu_low", "").await;
+    assert_eq!(v["script"], script2);
+    let broken = "var measurement string\nvar crit = 70.0\nvar window = 1m\nstream|from().measurement(measurement)|window().period(window).every(window)|mean('usage_idle')|alert().crit(lambda: \"mean\" < crit).log('/etc/x.log')";
+    let (s, v) = call(
+        &app,
+        "PATCH",
+        "/kapacitor/v1/templates/threshold",
+        &serde_json::json!({"script": broken}).to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"].as_str().unwrap_or("").contains("task cpu_low"),
+        "{v}"
+    );
+
+    let (s, v) = call(&app, "GET", "/kapacitor/v1/templates?pattern=thr*", "").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["templates"].as_array().map(Vec::len), Some(1));
+    let (s, _) = call(&app, "DELETE", "/kapacitor/v1/templates/threshold", "").await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = call(&app, "GET", "/kapacitor/v1/templates/threshold", "").await;
+    assert_eq!(
+        (s, v["error"].clone()),
+        (StatusCode::NOT_FOUND, "no template exists".into())
+    );
+    // The task keeps its script.
+    let (s, _) = call(&app, "GET", "/kapacitor/v1/tasks/cpu_low", "").await;
+    assert_eq!(s, StatusCode::OK);
+    engine.shutdown();
+    store.shutdown();
+}

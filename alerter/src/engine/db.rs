@@ -80,7 +80,11 @@ impl Db {
                  attempts INTEGER NOT NULL DEFAULT 0,
                  PRIMARY KEY (key, handler)
              );
-             CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (task, delivered);",
+             CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (task, delivered);
+             CREATE TABLE IF NOT EXISTS templates (
+                 id TEXT PRIMARY KEY,
+                 def TEXT NOT NULL
+             );",
         )
         .map_err(db_err)?;
         Ok(Db { conn })
@@ -111,6 +115,37 @@ impl Db {
             )
             .map_err(db_err)?;
         Ok(())
+    }
+
+    /// Task templates (JSON definitions), sorted by id.
+    pub(crate) fn load_templates(&self) -> Result<Vec<String>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT def FROM templates ORDER BY id")
+            .map_err(db_err)?;
+        stmt.query_map([], |r| r.get(0))
+            .map_err(db_err)?
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
+    pub(crate) fn save_template(&self, id: &str, json: &str) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "INSERT INTO templates (id, def) VALUES (?1, ?2)
+                 ON CONFLICT(id) DO UPDATE SET def = excluded.def",
+                params![id, json],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    pub(crate) fn delete_template(&self, id: &str) -> Result<bool, Error> {
+        let n = self
+            .conn
+            .execute("DELETE FROM templates WHERE id = ?1", [id])
+            .map_err(db_err)?;
+        Ok(n > 0)
     }
 
     pub(crate) fn delete_task(&mut self, id: &str) -> Result<(), Error> {

@@ -12,6 +12,7 @@ mod db;
 mod history;
 mod log;
 mod run;
+mod templates;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ use crate::runtime::Task;
 use crate::tick::{self, CheckOptions, Dbrp, TaskType};
 use db::Db;
 pub use history::{Delivery, HistoryEvent, HistoryQuery};
+pub use templates::{TemplateDef, TemplateInfo, TemplateRequest, Var, var_json};
 
 /// Enabled or disabled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +53,12 @@ pub struct TaskDef {
     /// Whether the dbrps came with the request rather than the script.
     #[serde(default)]
     pub dbrps_out_of_band: bool,
+    /// The template the script comes from (empty: none).
+    #[serde(default)]
+    pub template_id: String,
+    /// Template var values.
+    #[serde(default)]
+    pub vars: BTreeMap<String, Var>,
 }
 
 /// A define or update request (the fields of Kapacitor's POST/PATCH body).
@@ -63,6 +71,11 @@ pub struct TaskRequest {
     pub dbrps: Option<Vec<Dbrp>>,
     pub script: Option<String>,
     pub status: Option<Status>,
+    /// Create the task from this template (its script and type).
+    #[serde(rename = "template-id")]
+    pub template_id: Option<String>,
+    /// Var values (for templates and typed declarations).
+    pub vars: Option<BTreeMap<String, Var>>,
 }
 
 /// What `show`/`list` report about a task.
@@ -197,7 +210,7 @@ impl Engine {
             },
             require_dbrp: true,
             task_type: Some(def.task_type),
-            vars: BTreeMap::new(),
+            vars: templates::var_values(&def.vars)?,
         };
         let graph = tick::compile(&def.script, &opts)?;
         Task::new(&def.id, graph, &self.inner.opts)
@@ -214,14 +227,24 @@ impl Engine {
         if lock(&self.inner.tasks).contains_key(&id) {
             return Err(Error::Invalid(format!("task {id} already exists")));
         }
-        let Some(script) = req.script.clone() else {
-            return Err(Error::Invalid("must provide TICKscript".into()));
+        let (script, template_id, task_type) = match (&req.template_id, &req.script) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Invalid(
+                    "cannot specify both a template-id and a script".into(),
+                ));
+            }
+            (Some(t), None) => {
+                let tpl = self.template_def(t)?;
+                (tpl.script, t.clone(), Some(tpl.task_type))
+            }
+            (None, Some(s)) => (s.clone(), String::new(), req.task_type),
+            (None, None) => return Err(Error::Invalid("must provide TICKscript".into())),
         };
         let out_of_band = req.dbrps.as_ref().is_some_and(|d| !d.is_empty());
         let now = now_ns();
         let mut def = TaskDef {
             id: id.clone(),
-            task_type: req.task_type.unwrap_or(TaskType::Stream),
+            task_type: task_type.unwrap_or(TaskType::Stream),
             dbrps: req.dbrps.clone().unwrap_or_default(),
             script,
             status: Status::Disabled,
@@ -229,8 +252,10 @@ impl Engine {
             modified: now,
             last_enabled: 0,
             dbrps_out_of_band: out_of_band,
+            template_id,
+            vars: req.vars.clone().unwrap_or_default(),
         };
-        def = self.checked(def, req.task_type.is_none())?;
+        def = self.checked(def, task_type.is_none())?;
         lock(&self.inner.db).save_task(&def)?;
         lock(&self.inner.tasks).insert(
             id.clone(),
@@ -261,7 +286,7 @@ impl Engine {
             } else {
                 Some(def.task_type)
             },
-            vars: BTreeMap::new(),
+            vars: templates::var_values(&def.vars)?,
         };
         let graph = tick::compile(&def.script, &opts)?;
         def.task_type = graph.task_type;
@@ -281,9 +306,23 @@ impl Engine {
                 "renaming a task is not supported yet".into(),
             ));
         }
-        let changed = req.script.is_some() || req.dbrps.is_some() || req.task_type.is_some();
+        let changed = req.script.is_some()
+            || req.dbrps.is_some()
+            || req.task_type.is_some()
+            || req.vars.is_some()
+            || req.template_id.is_some();
+        if let Some(t) = &req.template_id {
+            let tpl = self.template_def(t)?;
+            def.script = tpl.script;
+            def.task_type = tpl.task_type;
+            def.template_id = t.clone();
+        }
         if let Some(s) = req.script {
             def.script = s;
+            def.template_id = String::new();
+        }
+        if let Some(v) = req.vars {
+            def.vars = v;
         }
         if let Some(d) = req.dbrps {
             def.dbrps_out_of_band = !d.is_empty();
@@ -491,6 +530,7 @@ fn info(e: &Entry) -> TaskInfo {
                     } else {
                         Vec::new()
                     },
+                    vars: templates::var_values(&e.def.vars).unwrap_or_default(),
                     ..CheckOptions::default()
                 },
             )

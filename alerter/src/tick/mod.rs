@@ -96,6 +96,87 @@ impl VarValue {
     }
 }
 
+/// A var a template declares: `var x float` (no value: tasks must supply one) or
+/// `var x = 10` (a default tasks may override).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeclaredVar {
+    pub name: String,
+    /// Kapacitor's type name (`float`, `duration`, ...).
+    pub type_name: String,
+    /// The default, for literal declarations.
+    pub value: Option<VarValue>,
+}
+
+fn literal(n: &ast::Node) -> Option<VarValue> {
+    use ast::NodeKind as K;
+    Some(match &n.kind {
+        K::Int(i) => VarValue::Int(*i),
+        K::Float(f) => VarValue::Float(*f),
+        K::Str { value, .. } => VarValue::String(value.clone()),
+        K::Bool(b) => VarValue::Bool(*b),
+        K::Duration { nanos, .. } => VarValue::Duration(*nanos),
+        K::Regex(r) => VarValue::Regex(r.clone()),
+        K::Star => VarValue::Star,
+        K::List(items) => VarValue::List(items.iter().map(literal).collect::<Option<_>>()?),
+        _ => return None,
+    })
+}
+
+/// The vars a script declares that a task from it may set, in script order: typed
+/// declarations, and declarations of a literal value or a lambda.
+pub fn declared_vars(script: &str) -> Result<Vec<DeclaredVar>, TickError> {
+    let program = parse(script)?;
+    let mut out = Vec::new();
+    for s in &program.statements {
+        match &s.kind {
+            ast::NodeKind::TypeDecl {
+                name, type_name, ..
+            } => out.push(DeclaredVar {
+                name: name.clone(),
+                type_name: if type_name == "bool" {
+                    "boolean".into()
+                } else {
+                    type_name.clone()
+                },
+                value: None,
+            }),
+            ast::NodeKind::Decl { name, value, .. } => {
+                if let ast::NodeKind::Lambda(_) = value.kind {
+                    out.push(DeclaredVar {
+                        name: name.clone(),
+                        type_name: "lambda".into(),
+                        value: None,
+                    });
+                } else if let Some(v) = literal(value) {
+                    out.push(DeclaredVar {
+                        name: name.clone(),
+                        type_name: v.type_name().into(),
+                        value: Some(v),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// A stand-in value of a type, to check a template whose typed vars have no value yet.
+pub fn placeholder(type_name: &str) -> Option<VarValue> {
+    Some(match type_name {
+        "int" => VarValue::Int(1),
+        "float" => VarValue::Float(1.0),
+        "boolean" | "bool" => VarValue::Bool(true),
+        "string" => VarValue::String("x".into()),
+        "duration" => VarValue::Duration(1_000_000_000),
+        "regex" => VarValue::Regex(".*".into()),
+        "lambda" => VarValue::Lambda("TRUE".into()),
+        "star" => VarValue::Star,
+        "list" => VarValue::List(vec![VarValue::String("x".into())]),
+        _ => return None,
+    })
+}
+
 /// Options for [`compile`].
 #[derive(Debug, Clone, Default)]
 pub struct CheckOptions {

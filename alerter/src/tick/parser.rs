@@ -602,7 +602,7 @@ fn parse_number(text: &str) -> Result<NodeKind, String> {
 
 /// Parses a duration literal or an InfluxQL duration string such as `1h30m`.
 /// Returns `None` on bad syntax or overflow.
-pub(crate) fn parse_duration(text: &str) -> Option<i64> {
+pub fn parse_duration(text: &str) -> Option<i64> {
     if text.is_empty() {
         return None;
     }
