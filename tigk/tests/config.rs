@@ -75,16 +75,28 @@ fn mistakes_are_refused_with_their_position() {
             "tigk.toml:3:11: auth can only be disabled on a loopback",
         ),
         (
-            "[tls]\ncert = \"/etc/tigk/cert.pem\"\nkey = \"/etc/tigk/key.pem\"\n",
-            "TLS is not supported yet",
+            "[tls]\ncert = \"/nonexistent/cert.pem\"\nkey = \"/nonexistent/key.pem\"\n",
+            "tigk.toml:2:8: reading the TLS certificate /nonexistent/cert.pem",
+        ),
+        (
+            "[tls]\nkey = \"/etc/tigk/key.pem\"\n",
+            "tigk.toml:2:7: TLS needs both cert and key",
+        ),
+        (
+            "[retention]\ndefault_duration = \"30m\"\n",
+            "tigk.toml:2:20: a retention duration is at least 1h",
+        ),
+        (
+            "[monitor]\nstore_interval = \"0s\"\n",
+            "store_interval must be positive",
         ),
         (
             "[smtp]\nenabled = true\nhost = \"mail\"\n",
             "SMTP is not supported yet",
         ),
         (
-            "[limits]\nquery_timeout = \"10s\"\n",
-            "query_timeout cannot be changed yet",
+            "[limits]\nmax_select_series = -1\n",
+            "tigk.toml:2:21: must be a positive integer",
         ),
         ("bind = 8086\n", "tigk.toml:1:8"),
     ];

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::serve::Durability;
+use super::tls::TlsFiles;
 
 /// The commented default configuration: what `tigk config` prints and what
 /// deploy/config/tigk.toml holds (a test keeps the two equal).
@@ -34,6 +35,27 @@ pub struct ServerConfig {
     pub handler_queue: usize,
     /// Serve `/metrics` without credentials (it is admin-only otherwise).
     pub metrics_public: bool,
+    /// Serve HTTPS with these files instead of HTTP.
+    pub tls: Option<TlsFiles>,
+    pub monitor: MonitorConfig,
+}
+
+/// Self-monitoring into the `_internal` database (InfluxDB's `[monitor]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorConfig {
+    /// How often the server records its own metrics; `None`: never.
+    pub interval: Option<Duration>,
+    /// Duration of `_internal`'s `monitor` policy when the database is created.
+    pub retention: Duration,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            interval: Some(Duration::from_secs(10)),
+            retention: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -50,6 +72,8 @@ impl Default for ServerConfig {
             delivery_timeout: alerter::Options::default().delivery_timeout,
             handler_queue: alerter::Options::default().handler_queue,
             metrics_public: false,
+            tls: None,
+            monitor: MonitorConfig::default(),
         }
     }
 }
@@ -66,6 +90,7 @@ struct RawConfig {
     retention: RawRetention,
     alerter: RawAlerter,
     metrics: RawMetrics,
+    monitor: RawMonitor,
     smtp: RawSmtp,
 }
 
@@ -93,6 +118,10 @@ struct RawLimits {
     max_head_values: Option<Spanned<i64>>,
     max_statements: Option<Spanned<i64>>,
     query_timeout: Option<Spanned<String>>,
+    max_select_series: Option<Spanned<i64>>,
+    max_select_points: Option<Spanned<i64>>,
+    max_select_buckets: Option<Spanned<i64>>,
+    max_result_rows: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +129,7 @@ struct RawLimits {
 struct RawRetention {
     write_log: Option<Spanned<String>>,
     head_max_age: Option<Spanned<String>>,
+    default_duration: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -114,6 +144,14 @@ struct RawAlerter {
 #[serde(deny_unknown_fields, default)]
 struct RawMetrics {
     public: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMonitor {
+    store_enabled: Option<bool>,
+    store_interval: Option<Spanned<String>>,
+    retention: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -150,6 +188,15 @@ impl Source<'_> {
             Some(n) if *n.get_ref() > 0 => Ok(*n.get_ref() as usize),
             Some(n) => Err(self.err(n, "must be a positive integer")),
         }
+    }
+
+    /// A retention policy's duration: 1.x's minimum is one hour.
+    fn at_least_an_hour(&self, s: &Spanned<String>) -> anyhow::Result<Duration> {
+        let d = self.duration(&Some(s.clone()), Duration::ZERO)?;
+        if d < Duration::from_secs(3600) {
+            return Err(self.err(s, "a retention duration is at least 1h (or \"INF\")"));
+        }
+        Ok(d)
     }
 
     fn duration(&self, v: &Option<Spanned<String>>, default: Duration) -> anyhow::Result<Duration> {
@@ -232,12 +279,21 @@ pub fn parse(origin: &str, text: &str) -> anyhow::Result<ServerConfig> {
             ));
         }
     }
-    // Never accept a certificate and then serve plain HTTP.
-    if let Some(s) = raw.tls.cert.as_ref().or(raw.tls.key.as_ref()) {
-        return Err(src.err(
-            s,
-            "TLS is not supported yet; terminate TLS in a reverse proxy and bind tigk to loopback",
-        ));
+    match (&raw.tls.cert, &raw.tls.key) {
+        (None, None) => {}
+        (Some(cert), Some(key)) => {
+            let files = TlsFiles {
+                cert: cert.get_ref().clone(),
+                key: key.get_ref().clone(),
+            };
+            // Loaded now so that `tigk validate` and start-up report a bad file with the
+            // line that names it; the server loads them again when it starts listening.
+            files.load().map_err(|e| src.err(cert, format!("{e:#}")))?;
+            cfg.tls = Some(files);
+        }
+        (Some(one), None) | (None, Some(one)) => {
+            return Err(src.err(one, "TLS needs both cert and key"));
+        }
     }
     let l = &raw.limits;
     let store_defaults = tsdb::StoreOptions::default();
@@ -252,20 +308,15 @@ pub fn parse(origin: &str, text: &str) -> anyhow::Result<ServerConfig> {
     cfg.http.max_inflated_bytes =
         src.positive(&l.max_inflated_bytes, cfg.http.max_inflated_bytes)?;
     cfg.http.max_statements = src.positive(&l.max_statements, cfg.http.max_statements)?;
-    // The query engine's limits are not configurable yet: accept only the built-in value so
-    // that a different one is never silently ignored.
-    let fixed_timeout = tsdb::query::QueryLimits::default().timeout;
-    if let Some(t) = &l.query_timeout {
-        if src.duration(&l.query_timeout, fixed_timeout)? != fixed_timeout {
-            return Err(src.err(
-                t,
-                format!(
-                    "query_timeout cannot be changed yet (fixed at {}s)",
-                    fixed_timeout.as_secs()
-                ),
-            ));
-        }
+    let q = &mut cfg.http.query;
+    q.timeout = src.duration(&l.query_timeout, q.timeout)?;
+    if let Some(t) = l.query_timeout.as_ref().filter(|_| q.timeout.is_zero()) {
+        return Err(src.err(t, "query_timeout must be positive"));
     }
+    q.max_series = src.positive(&l.max_select_series, q.max_series)?;
+    q.max_points = src.positive(&l.max_select_points, q.max_points)?;
+    q.max_buckets = src.positive(&l.max_select_buckets, q.max_buckets)?;
+    q.max_rows = src.positive(&l.max_result_rows, q.max_rows)?;
     cfg.store.log_retention = src.duration(&raw.retention.write_log, cfg.store.log_retention)?;
     cfg.store.max_head_age = src.duration(&raw.retention.head_max_age, cfg.store.max_head_age)?;
     if cfg.store.max_head_age.is_zero() {
@@ -275,6 +326,12 @@ pub fn parse(origin: &str, text: &str) -> anyhow::Result<ServerConfig> {
             .as_ref()
             .expect("zero only when given");
         return Err(src.err(s, "head_max_age must be positive"));
+    }
+    if let Some(d) = &raw.retention.default_duration {
+        cfg.store.default_retention = match d.get_ref().as_str() {
+            "INF" | "inf" => None,
+            _ => Some(src.at_least_an_hour(d)?),
+        };
     }
     let a = &raw.alerter;
     if let Some(list) = &a.allowed_addresses {
@@ -288,6 +345,15 @@ pub fn parse(origin: &str, text: &str) -> anyhow::Result<ServerConfig> {
     cfg.delivery_timeout = src.duration(&a.delivery_timeout, cfg.delivery_timeout)?;
     cfg.handler_queue = src.positive(&a.handler_queue, cfg.handler_queue)?;
     cfg.metrics_public = raw.metrics.public.unwrap_or(false);
+    let m = &raw.monitor;
+    let interval = src.duration(&m.store_interval, Duration::from_secs(10))?;
+    if let Some(i) = m.store_interval.as_ref().filter(|_| interval.is_zero()) {
+        return Err(src.err(i, "store_interval must be positive"));
+    }
+    cfg.monitor.interval = m.store_enabled.unwrap_or(true).then_some(interval);
+    if let Some(r) = &m.retention {
+        cfg.monitor.retention = src.at_least_an_hour(r)?;
+    }
     if let Some(e) = &raw.smtp.enabled {
         if *e.get_ref() {
             return Err(src.err(

@@ -158,7 +158,10 @@ pub async fn run_server_with(
     let ui_state = ui::UiState::new(
         Arc::new(ui::EngineSource::new(store.clone())),
         &args.data_dir,
-        ui::UiConfig::default(),
+        ui::UiConfig {
+            secure_cookies: cfg.tls.is_some(),
+            ..ui::UiConfig::default()
+        },
     )
     .context("opening the UI's state")?
     .with_alerts(Arc::new(alerter.clone()));
@@ -168,6 +171,15 @@ pub async fn run_server_with(
         .merge(tasks)
         .merge(ui::router(ui_state));
     let app = metrics.instrument(app);
+    let monitor = cfg.monitor.interval.map(|interval| {
+        let sources = super::monitor::Sources {
+            store: store.clone(),
+            requests: metrics.requests.clone(),
+            alerter: Some(alerter.clone()),
+            hostname: hostname(),
+        };
+        super::monitor::spawn(sources, interval, cfg.monitor.retention)
+    });
     let stopping = metrics.clone();
     let shutdown = async move {
         shutdown.await;
@@ -177,20 +189,36 @@ pub async fn run_server_with(
         .await
         .with_context(|| format!("binding {}", args.bind))?;
     let addr = listener.local_addr()?;
+    // Loaded again (parse checked them) so that a renewed certificate is used on restart.
+    let tls = cfg.tls.as_ref().map(|files| files.load()).transpose()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
-        "tigk listening on http://{addr} (auth {}); web UI at http://{addr}/",
+        "tigk listening on {scheme}://{addr} (auth {}); web UI at {scheme}://{addr}/",
         if args.no_auth { "off" } else { "on" }
     );
     if let Some(tx) = ready {
         let _ = tx.send(addr);
     }
     // The UI needs peer addresses: its first-run page answers only loopback clients.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some(config) => {
+            use axum::serve::ListenerExt;
+            // tap_io: axum provides peer addresses for its own listeners and tapped ones.
+            let listener = super::tls::TlsListener::new(listener, config)?.tap_io(|_| {});
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await?;
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await?
+        }
+    }
+    if let Some(m) = monitor {
+        m.abort();
+    }
     tracing::info!("shutting down: saving alert state, flushing the store");
     tokio::task::spawn_blocking(move || {
         alerter.shutdown();

@@ -4,6 +4,7 @@
 //! - `pages`: list, view, create/rename/duplicate/delete, JSON export and import.
 //! - `panel`: running and drawing one panel, and the panel editor.
 
+pub mod health;
 pub mod pages;
 pub mod panel;
 
@@ -76,6 +77,9 @@ pub struct Panel {
     pub crit: Option<f64>,
     #[serde(default)]
     pub y_max: Option<f64>,
+    /// The database the panel reads; `None`: the agents' database (`UiConfig::database`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
 }
 
 impl Panel {
@@ -90,6 +94,11 @@ impl Panel {
                 // Macros expand to valid InfluxQL, so checking the expanded text is exact.
                 check_single_select(&crate::query::expand_macros(influxql, 0, 1, 10_000_000_000))?;
             }
+        }
+        if let Some(db) = &self.database
+            && (db.is_empty() || db.len() > MAX_TITLE || db.chars().any(char::is_control))
+        {
+            return Err(UiError::BadRequest("invalid database name".into()));
         }
         if self.decimals.is_some_and(|d| d > 6) {
             return Err(UiError::BadRequest("at most 6 decimals".into()));
@@ -255,6 +264,7 @@ fn panel(title: &str, kind: PanelKind, query: PanelQuery, unit: Unit) -> Panel {
         warn: None,
         crit: None,
         y_max: None,
+        database: None,
     }
 }
 
@@ -317,27 +327,25 @@ pub fn agent_overview() -> Dashboard {
     }
 }
 
-/// Adds [`agent_overview`] once per `ui.db`; deleting it later does not bring it back.
+/// Adds [`agent_overview`] and [`health::tigk_health`] once per `ui.db`; deleting one
+/// later does not bring it back.
 pub fn provision_default(c: &Connection) -> Result<()> {
+    provision_once(c, "provisioned_agent_overview", agent_overview())?;
+    provision_once(c, "provisioned_tigk_health", health::tigk_health())
+}
+
+fn provision_once(c: &Connection, key: &str, d: Dashboard) -> Result<()> {
     let done = c
-        .query_row(
-            "SELECT 1 FROM settings WHERE key = 'provisioned_agent_overview'",
-            [],
-            |_| Ok(()),
-        )
+        .query_row("SELECT 1 FROM settings WHERE key = ?1", [key], |_| Ok(()))
         .optional()?
         .is_some();
     if done {
         return Ok(());
     }
-    let d = agent_overview();
     if !uid_taken(c, &d.uid)? {
         save(c, &d)?;
     }
-    c.execute(
-        "INSERT INTO settings (key, value) VALUES ('provisioned_agent_overview', '1')",
-        [],
-    )?;
+    c.execute("INSERT INTO settings (key, value) VALUES (?1, '1')", [key])?;
     Ok(())
 }
 

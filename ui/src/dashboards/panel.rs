@@ -106,7 +106,8 @@ pub async fn run(
     let results = match query_text(p, range, host) {
         Ok(q) => {
             view.query = q.clone();
-            state.query(&q).await
+            let db = p.database.as_deref().unwrap_or(&state.config().database);
+            state.source().query(db, &q).await
         }
         Err(e) => Err(e),
     };
@@ -227,6 +228,8 @@ fn table(p: &Panel, results: &[SeriesResult]) -> TableView {
 pub struct PanelForm {
     pub title: String,
     pub kind: String,
+    /// Empty: the agents' database.
+    pub database: String,
     pub mode: String,
     pub measurement: String,
     pub field: String,
@@ -281,6 +284,7 @@ impl PanelForm {
             warn: p.warn.map(|v| v.to_string()).unwrap_or_default(),
             crit: p.crit.map(|v| v.to_string()).unwrap_or_default(),
             y_max: p.y_max.map(|v| v.to_string()).unwrap_or_default(),
+            database: p.database.clone().unwrap_or_default(),
             ..PanelForm::default()
         };
         match &p.query {
@@ -358,6 +362,9 @@ impl PanelForm {
             warn: opt_num("the warning threshold", &self.warn)?,
             crit: opt_num("the critical threshold", &self.crit)?,
             y_max: opt_num("the y-axis maximum", &self.y_max)?,
+            database: Some(self.database.trim())
+                .filter(|d| !d.is_empty())
+                .map(String::from),
         };
         p.validate()?;
         Ok(p)
@@ -390,7 +397,8 @@ mod tests {
 
     #[test]
     fn form_round_trip() {
-        for p in super::super::agent_overview().panels {
+        let all = super::super::agent_overview().panels.into_iter();
+        for p in all.chain(super::super::health::tigk_health().panels) {
             let f = PanelForm::from_panel(&p);
             assert_eq!(f.to_panel().expect("valid"), p);
         }
