@@ -503,10 +503,11 @@ fn draw(spec: &ChartSpec, series: &[Series]) -> DrawResult<String> {
                     c.stroke_width(1),
                 )))
                 .map_err(e)?;
-            let style = (FONT, 10)
-                .into_font()
-                .color(&c)
-                .pos(Pos::new(HPos::Left, VPos::Top));
+            // Labels near the right edge go left of their marker, or they are cut off.
+            let right_half =
+                (a.at_ns - spec.from_ns) as f64 > (spec.to_ns - spec.from_ns) as f64 * 0.6;
+            let h = if right_half { HPos::Right } else { HPos::Left };
+            let style = (FONT, 10).into_font().color(&c).pos(Pos::new(h, VPos::Top));
             chart
                 .draw_series(std::iter::once(Text::new(
                     truncate(&a.text, 30),

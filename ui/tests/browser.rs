@@ -3,7 +3,9 @@
 //! The test serves the 1.x API and the UI on 127.0.0.1:0 over a temporary store seeded with
 //! an hour of Telegraf-shaped data for three hosts, starts chromedriver on a free loopback
 //! port and walks through the UI as a person would: sign in, hosts, a host's dashboard,
-//! a new dashboard with a panel made in the query builder, and a viewer who may not edit.
+//! a new dashboard with a panel made in the query builder, an alert rule made in the rule
+//! builder that fires on points written afterwards (seen in the history and as a chart
+//! annotation), and a viewer who may not edit.
 //! Screenshots of every page land in `target/ui-e2e/` (the path is printed).
 //!
 //! Needs Debian's `chromium` and `chromium-driver` packages. Without them the test fails
@@ -159,6 +161,7 @@ async fn connect(driver: &mut Driver, chromium: &Path, profile: &Path) -> Client
 struct Server {
     addr: SocketAddr,
     store: Store,
+    alerter: alerter::engine::Engine,
     _dir: tempfile::TempDir,
 }
 
@@ -192,12 +195,25 @@ async fn serve() -> Server {
     let conn = tsdb::storage::admin_connection(dir.path()).expect("admin conn");
     tsdb::auth::create_user(&conn, ADMIN.0, ADMIN.1, true).expect("admin");
     tsdb::auth::create_user(&conn, VIEWER.0, VIEWER.1, false).expect("viewer");
+    // The alerter as `tigk serve` opens it: log handlers write under `<data>/alerts`.
+    let alert_dir = std::path::absolute(dir.path().join("alerts")).expect("alert dir");
+    std::fs::create_dir_all(&alert_dir).expect("alert dir");
+    let alerter = alerter::engine::Engine::open(
+        dir.path(),
+        store.clone(),
+        alerter::Options {
+            alert_dir: Some(alert_dir),
+            ..alerter::Options::default()
+        },
+    )
+    .expect("alerter");
     let state = UiState::new(
         Arc::new(EngineSource::new(store.clone())),
         dir.path(),
         UiConfig::default(),
     )
-    .expect("ui state");
+    .expect("ui state")
+    .with_alerts(Arc::new(alerter.clone()));
     // As `tigk serve` mounts them: one listener, peer addresses on.
     let app = api.merge(ui::router(state));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -214,6 +230,7 @@ async fn serve() -> Server {
     Server {
         addr,
         store,
+        alerter,
         _dir: dir,
     }
 }
@@ -252,9 +269,42 @@ struct Ui {
     c: Client,
     base: String,
     shots: PathBuf,
+    store: Store,
 }
 
 impl Ui {
+    /// Writes line protocol through the 1.x /write endpoint, as an agent would.
+    async fn write(&self, lp: String) {
+        let api = tsdb::http::router(tsdb::http::ApiState::new(self.store.clone(), false));
+        let resp = api
+            .oneshot(
+                Request::post("/write?db=telegraf")
+                    .body(Body::from(lp))
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible");
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    }
+
+    /// Reloads `path` (at most 20 s) until its text contains `needle`.
+    async fn wait_text(&self, path: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.goto(path).await;
+            self.wait_for("main").await;
+            let text = self.text().await;
+            if text.contains(needle) {
+                return text;
+            }
+            if Instant::now() > deadline {
+                self.shot("failure").await;
+                panic!("{needle:?} never appeared on {path}:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     async fn goto(&self, path: &str) {
         self.c
             .goto(&format!("{}{path}", self.base))
@@ -449,12 +499,14 @@ async fn browser_walkthrough() {
         c: c.clone(),
         base: format!("http://{}", server.addr),
         shots,
+        store: server.store.clone(),
     };
     // The walk-through runs in its own task so that a failed assertion still closes the
     // browser session before the driver is stopped.
     let outcome = tokio::spawn(async move { walkthrough(&ui).await }).await;
     let _ = c.close().await;
     drop(driver);
+    server.alerter.shutdown();
     server.store.shutdown();
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
@@ -556,6 +608,7 @@ async fn walkthrough(ui: &Ui) {
         assert!(text.contains(&h), "legend names {h}");
     }
     ui.shot("06-new-dashboard").await;
+    alert_walkthrough(ui).await;
     ui.sign_out().await;
 
     // A viewer sees the same dashboard without any edit control, and the server refuses
@@ -596,4 +649,151 @@ async fn walkthrough(ui: &Ui) {
     ui.goto(&format!("/d/{uid}")).await;
     let text = ui.text().await;
     assert!(text.contains("E2E board") && !text.contains("hijacked"));
+    viewer_alerts(ui).await;
+}
+
+/// As the admin: a threshold rule made in the builder, previewed over the stored hour,
+/// saved; then a point that crosses it, seen in the history, the active alerts, the task's
+/// stats and as an annotation on the host's charts.
+async fn alert_walkthrough(ui: &Ui) {
+    ui.goto("/alerts/rules").await;
+    ui.wait_for("main h1").await;
+    assert!(ui.text().await.contains("No rules yet"));
+    ui.click("a[href='/alerts/rules/new']").await;
+    ui.fill("#rule-form input[name=id]", "e2e-cpu").await;
+    ui.fill("#rule-form input[name=measurement]", "cpu").await;
+    // The pickers fill from SHOW FIELD KEYS / TAG KEYS once the measurement is known.
+    ui.click("button[value=refresh]").await;
+    ui.wait_for("datalist#fields option[value=usage_user]")
+        .await;
+    ui.fill("#rule-form input[name=field]", "usage_user").await;
+    ui.c.find(Locator::Css("select[name=aggregate]"))
+        .await
+        .expect("aggregate select")
+        .select_by_value("")
+        .await
+        .expect("no aggregate");
+    ui.fill("#rule-form input[name=f1_key]", "cpu").await;
+    ui.fill("#rule-form input[name=f1_value]", "cpu-total")
+        .await;
+    ui.fill("#rule-form input[name=group_by]", "host").await;
+    ui.fill("#rule-form input[name=crit]", "50").await;
+    ui.fill("#rule-form input[name=warn]", "30").await;
+    ui.fill("#rule-form input[name=h_log]", "e2e.log").await;
+    ui.click("button[value=preview]").await;
+    ui.wait_for("#preview svg").await;
+    let text = ui.text().await;
+    let script = ui
+        .wait_for("#generated")
+        .await
+        .text()
+        .await
+        .expect("script");
+    assert!(
+        script.contains(".crit(lambda: \"value\" > crit)") && script.contains("var crit = 50.0"),
+        "{script}"
+    );
+    // host-002 runs at 26 +- 8 % user: the stored hour crosses the warning level.
+    assert!(
+        text.contains("WARNING"),
+        "the preview replays stored points:\n{text}"
+    );
+    assert!(!text.contains("CRITICAL"), "nothing stored reaches 50 %");
+    ui.shot("09-rule-builder-preview").await;
+    ui.click("button[value=test]").await;
+    ui.wait_for("#handler-tests").await;
+    assert!(ui.text().await.contains("e2e.log: sent"));
+    ui.click("button[value=save]").await;
+    ui.wait_path("the task page", |p| p.starts_with("/alerts/tasks/e2e-cpu"))
+        .await;
+    ui.wait_for("svg.pipeline").await;
+    assert_eq!(
+        ui.count("svg.pipeline g.node").await,
+        4,
+        "stream, from, eval, alert"
+    );
+    ui.shot("10-alert-task").await;
+
+    // A point far over the critical level for host-000.
+    let now = now_ns();
+    ui.write(format!(
+        "cpu,host=host-000,cpu=cpu-total usage_user=97,usage_system=1,usage_iowait=0,usage_idle=2 {now}\n"
+    ))
+    .await;
+    let text = ui
+        .wait_text(
+            "/alerts/history?level=CRITICAL&host=host-000",
+            "e2e-cpu:host=host-000",
+        )
+        .await;
+    assert!(text.contains("CRITICAL") && text.contains("97"), "{text}");
+    ui.shot("11-alert-history").await;
+    ui.goto("/alerts").await;
+    ui.wait_for("table.events").await;
+    assert!(ui.text().await.contains("e2e-cpu:host=host-000"));
+    ui.shot("12-active-alerts").await;
+    let text = ui.wait_text("/alerts/tasks/e2e-cpu", "alerts 1").await;
+    assert!(text.contains("alerts 1"), "{text}");
+    ui.goto("/alerts/rules").await;
+    ui.wait_for("#rules").await;
+    assert!(
+        ui.text().await.contains("CRITICAL"),
+        "the rules list shows the last event"
+    );
+    ui.shot("13-alert-rules").await;
+    // The host's dashboard marks the event on its charts.
+    ui.goto("/hosts/host-000?from=now-1h&to=now").await;
+    ui.wait_for("section.panel svg").await;
+    let marked =
+        ui.c.execute(
+            "return Array.from(document.querySelectorAll('section.panel svg text'))
+               .filter(t => t.textContent.includes('e2e-cpu CRITICAL')).length;",
+            Vec::new(),
+        )
+        .await
+        .ok()
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0);
+    assert!(marked >= 1, "an annotation on the host's charts");
+    ui.shot("14-host-annotation").await;
+    // The raw editor points at the error.
+    ui.goto("/alerts/tasks/new/script").await;
+    ui.fill("input[name=id]", "e2e-raw").await;
+    ui.fill(
+        "textarea[name=script]",
+        "dbrp \"telegraf\".\"autogen\"\nstream\n    |from()\n        .measurment('cpu')\n",
+    )
+    .await;
+    ui.click("button[value=check]").await;
+    ui.wait_for("#script-error").await;
+    let text = ui.text().await;
+    assert!(text.contains("Line 4"), "{text}");
+    ui.shot("15-tickscript-error").await;
+}
+
+/// As the viewer: alerts are visible, nothing can be changed.
+async fn viewer_alerts(ui: &Ui) {
+    ui.goto("/alerts/rules").await;
+    ui.wait_for("#rules").await;
+    assert!(ui.text().await.contains("e2e-cpu"));
+    for css in [
+        "form[action$='/enabled']",
+        "form[action$='/delete']",
+        "a[href='/alerts/rules/new']",
+    ] {
+        assert_eq!(ui.count(css).await, 0, "a viewer sees no `{css}`");
+    }
+    ui.shot("16-viewer-alert-rules").await;
+    let status = ui
+        .post_status("/alerts/tasks/e2e-cpu/enabled", &[("enabled", "false")])
+        .await;
+    assert_eq!(status, 403, "a viewer cannot disable a rule");
+    let status = ui.post_status("/alerts/tasks/e2e-cpu/delete", &[]).await;
+    assert_eq!(status, 403, "a viewer cannot delete a rule");
+    ui.goto("/alerts/tasks/e2e-cpu/script").await;
+    ui.wait_for("textarea[readonly]").await;
+    assert_eq!(ui.count("button[value=save]").await, 0);
+    ui.goto("/alerts/tasks/e2e-cpu").await;
+    ui.wait_for("svg.pipeline").await;
+    assert!(ui.text().await.contains("running"));
 }

@@ -376,7 +376,10 @@ async fn preview(
         Ok(r) => {
             let points = to_points(&rule.query.measurement, &rule.query.field, &r);
             p.points = points.len();
-            match alerts.test_run(script.to_string(), points).await {
+            match alerts
+                .test_run(rule.id.clone(), script.to_string(), points)
+                .await
+            {
                 Ok(ev) => ev,
                 Err(e) => {
                     p.note = Some(format!("offline run failed: {}", e.public_message()));

@@ -78,11 +78,12 @@ fn to_history(e: AlertEvent) -> HistoryEvent {
 }
 
 fn compile_task(
+    name: &str,
     script: &str,
     opts: &alerter::Options,
 ) -> std::result::Result<alerter::runtime::Task, alerter::Error> {
     let graph = tick::compile(script, &CheckOptions::strict())?;
-    alerter::runtime::Task::new("test", graph, opts)
+    alerter::runtime::Task::new(name, graph, opts)
 }
 
 impl AlertBackend for Engine {
@@ -149,13 +150,14 @@ impl AlertBackend for Engine {
     }
 
     fn check(&self, script: &str) -> Result<()> {
-        compile_task(script, self.options())
+        compile_task("check", script, self.options())
             .map(|_| ())
             .map_err(map_err)
     }
 
     fn test_run(
         &self,
+        name: String,
         script: String,
         mut points: Vec<common::Point>,
     ) -> BoxFuture<'_, Result<Vec<HistoryEvent>>> {
@@ -164,7 +166,7 @@ impl AlertBackend for Engine {
                 skip_handler_checks: true,
                 ..alerter::Options::default()
             };
-            let mut task = compile_task(&script, &opts)?;
+            let mut task = compile_task(&name, &script, &opts)?;
             if task.graph().task_type != TaskType::Stream {
                 return Err(alerter::Error::Unsupported(
                     "the preview runs stream tasks only".into(),
@@ -176,9 +178,14 @@ impl AlertBackend for Engine {
             points.sort_by_key(|p| p.timestamp);
             let mut events = Vec::new();
             for p in &points {
+                // Clocked nodes (deadman, stats) run on data time, as in `tigk task test`.
+                if let Some(t) = p.timestamp {
+                    events.extend(task.tick(t, false));
+                }
                 events.extend(task.push_point(&dbrp.db, &dbrp.rp, p));
-                // A preview writes nothing back.
+                // A preview writes and posts nothing.
                 task.take_writes();
+                task.take_posts();
             }
             Ok(events.into_iter().map(to_history).collect())
         }))
@@ -187,7 +194,7 @@ impl AlertBackend for Engine {
     fn send_test(&self, script: String) -> BoxFuture<'_, Result<Vec<String>>> {
         Box::pin(async move {
             let opts = self.options().clone();
-            let task = compile_task(&script, &opts).map_err(map_err)?;
+            let task = compile_task("test", &script, &opts).map_err(map_err)?;
             let now = crate::state::now_ns();
             let mut out = Vec::new();
             for (node, specs) in task.handlers() {

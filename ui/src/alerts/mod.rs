@@ -4,7 +4,8 @@
 //! The pages reach the alerter only through [`AlertBackend`], so the UI runs (and says
 //! alerting is off) without one, and tests can use the real engine over a temporary store.
 //!
-//! - `rule`: the builder's model, validation and TICKscript generation.
+//! - `rule`: the builder's model, validation and TICKscript generation; `quote`: the
+//!   TICKscript literals and checks that keep form values inside them.
 //! - `engine`: [`AlertBackend`] for `alerter::engine::Engine`.
 //! - `graph`: a task's DOT graph drawn as SVG with per-node stats.
 //! - `pages`: list, task page, raw editor, alerts and history.
@@ -14,6 +15,7 @@ mod builder;
 mod engine;
 mod graph;
 mod pages;
+mod quote;
 pub(crate) mod rule;
 
 use std::collections::BTreeMap;
@@ -77,10 +79,11 @@ pub trait AlertBackend: Send + Sync + 'static {
     fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<()>>;
     /// Parses and checks a script without saving it.
     fn check(&self, script: &str) -> Result<()>;
-    /// Runs a stream script offline over points (in time order) and returns the events it
-    /// would have sent; handlers are not run.
+    /// Runs a stream script offline as task `name` over points (in any order) and returns
+    /// the events it would have sent; handlers are not run.
     fn test_run(
         &self,
+        name: String,
         script: String,
         points: Vec<common::Point>,
     ) -> BoxFuture<'_, Result<Vec<HistoryEvent>>>;

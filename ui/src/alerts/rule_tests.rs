@@ -35,15 +35,16 @@ fn run(script: &str, points: &[common::Point]) -> Result<Vec<String>, String> {
         ..alerter::Options::default()
     };
     let mut t = alerter::runtime::Task::new("t", g, &opts).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
+    let mut events = Vec::new();
     for p in points {
-        out.extend(
-            t.push_point("telegraf", "autogen", p)
-                .into_iter()
-                .map(|e| e.level.as_str().to_string()),
-        );
+        // Deadman's clock is data time here, as in `tigk task test`.
+        events.extend(t.tick(p.timestamp.unwrap_or(0), false));
+        events.extend(t.push_point("telegraf", "autogen", p));
     }
-    Ok(out)
+    Ok(events
+        .into_iter()
+        .map(|e| e.level.as_str().to_string())
+        .collect())
 }
 
 fn point(host: &str, v: f64, sec: i64) -> common::Point {
@@ -296,4 +297,24 @@ fn numbers_and_durations_print_as_tickscript_literals() {
     assert!(parse_duration("d", "-1m").is_err());
     assert_eq!(tick_string("it's"), "'it\\'s'");
     assert_eq!(tick_ref("a\"b"), "\"a\\\"b\"");
+}
+
+#[test]
+fn a_deadman_rule_fires_when_a_host_goes_quiet() {
+    let mut f = form("deadman");
+    f.crit = String::new();
+    f.period = "1m".into();
+    f.state_changes_only = None;
+    let script = f.validate("telegraf", "autogen").map(|r| r.script(None));
+    let script = script.unwrap_or_else(|e| panic!("{e}"));
+    // a and b report every 10 s for 2 minutes, then only b for 3 more minutes.
+    let mut points = Vec::new();
+    for i in 0..30 {
+        if i < 12 {
+            points.push(point("a", 1.0, i * 10));
+        }
+        points.push(point("b", 1.0, i * 10));
+    }
+    let levels = run(&script, &points).unwrap_or_else(|e| panic!("{e}\n{script}"));
+    assert!(levels.contains(&"CRITICAL".to_string()), "{levels:?}");
 }
