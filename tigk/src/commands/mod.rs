@@ -1,3 +1,4 @@
+pub mod accept;
 pub mod admin;
 pub mod backup;
 pub mod config;

@@ -199,22 +199,13 @@ pub async fn run_server_with(
     if let Some(tx) = ready {
         let _ = tx.send(addr);
     }
-    // The UI needs peer addresses: its first-run page answers only loopback clients.
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    let limits = super::accept::ConnLimits::default();
     match tls {
         Some(config) => {
-            use axum::serve::ListenerExt;
-            // tap_io: axum provides peer addresses for its own listeners and tapped ones.
-            let listener = super::tls::TlsListener::new(listener, config)?.tap_io(|_| {});
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await?;
+            let listener = super::tls::TlsListener::new(listener, config)?;
+            super::accept::serve(listener, app, limits, shutdown).await;
         }
-        None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await?
-        }
+        None => super::accept::serve(listener, app, limits, shutdown).await,
     }
     if let Some(m) = monitor {
         m.abort();
