@@ -11,8 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use crate::alert::Level;
 use crate::engine::{
-    Engine, Status, TaskInfo, TaskRequest, TemplateInfo, TemplateRequest, var_json,
+    Engine, Status, TaskInfo, TaskRequest, TemplateInfo, TemplateRequest, Topic, TopicEvent,
+    var_json,
 };
 use crate::error::Error;
 use crate::gofmt::rfc3339;
@@ -36,6 +38,13 @@ pub fn router(engine: Engine) -> Router {
                 .patch(update_template)
                 .delete(remove_template),
         )
+        .route("/kapacitor/v1/alerts/topics", get(list_topics))
+        .route("/kapacitor/v1/alerts/topics/{id}", get(show_topic))
+        .route("/kapacitor/v1/alerts/topics/{id}/events", get(topic_events))
+        .route(
+            "/kapacitor/v1/alerts/topics/{id}/events/{event}",
+            get(topic_event),
+        )
         .with_state(engine)
 }
 
@@ -47,6 +56,9 @@ fn from_error(e: Error) -> Response {
     match e {
         Error::NotFound(what) if what.starts_with("template ") => {
             error(StatusCode::NOT_FOUND, "no template exists")
+        }
+        Error::NotFound(what) if what.starts_with("topic ") => {
+            error(StatusCode::NOT_FOUND, format!("failed to get {what}"))
         }
         Error::NotFound(_) => error(StatusCode::NOT_FOUND, "no task exists"),
         Error::Tick(t) => error(StatusCode::BAD_REQUEST, format!("invalid TICKscript: {t}")),
@@ -277,6 +289,119 @@ async fn update_template(
 async fn remove_template(State(engine): State<Engine>, Path(id): Path<String>) -> Response {
     match blocking(move || engine.delete_template(&id)).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(r) => r,
+    }
+}
+
+const TOPICS: &str = "/kapacitor/v1/alerts/topics";
+
+fn topic_json(t: &Topic) -> Value {
+    let href = format!("{TOPICS}/{}", t.id);
+    json!({
+        "link": {"rel": "self", "href": href},
+        "id": t.id,
+        "level": t.level.as_str(),
+        "collected": t.collected,
+        "events-link": {"rel": "events", "href": format!("{href}/events")},
+        "handlers-link": {"rel": "handlers", "href": format!("{href}/handlers")},
+    })
+}
+
+fn event_json(topic: &str, e: &TopicEvent) -> Value {
+    json!({
+        "link": {"rel": "self", "href": format!("{TOPICS}/{topic}/events/{}", e.id)},
+        "id": e.id,
+        "state": {
+            "level": e.level.as_str(),
+            "message": e.message,
+            "details": e.details,
+            "time": rfc3339(e.time),
+            "duration": crate::tick::functions::format_duration(e.duration),
+        },
+    })
+}
+
+/// `?min-level=WARNING`: only what is at least that level.
+fn min_level(params: &BTreeMap<String, String>) -> Result<Level, Response> {
+    match params.get("min-level") {
+        None => Ok(Level::Ok),
+        Some(s) => Level::ALL
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| error(StatusCode::BAD_REQUEST, format!("invalid min-level {s:?}"))),
+    }
+}
+
+async fn list_topics(
+    State(engine): State<Engine>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Response {
+    let min = match min_level(&params) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let pattern = params.get("pattern").cloned().unwrap_or_default();
+    match blocking(move || engine.topics()).await {
+        Ok(list) => {
+            let topics: Vec<Value> = list
+                .iter()
+                .filter(|t| t.level >= min && (pattern.is_empty() || glob(&pattern, &t.id)))
+                .map(topic_json)
+                .collect();
+            axum::Json(json!({"link": {"rel": "self", "href": TOPICS}, "topics": topics}))
+                .into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn show_topic(State(engine): State<Engine>, Path(id): Path<String>) -> Response {
+    match blocking(move || engine.topic(&id)).await {
+        Ok(t) => axum::Json(topic_json(&t)).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn topic_events(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Response {
+    let min = match min_level(&params) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    match blocking(move || engine.topic(&id)).await {
+        Ok(t) => {
+            let events: Vec<Value> = t
+                .events
+                .iter()
+                .filter(|e| e.level >= min)
+                .map(|e| event_json(&t.id, e))
+                .collect();
+            axum::Json(json!({
+                "link": {"rel": "self", "href": format!("{TOPICS}/{}/events", t.id)},
+                "topic": t.id,
+                "events": events,
+            }))
+            .into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn topic_event(
+    State(engine): State<Engine>,
+    Path((id, event)): Path<(String, String)>,
+) -> Response {
+    match blocking(move || engine.topic(&id)).await {
+        Ok(t) => match t.events.iter().find(|e| e.id == event) {
+            Some(e) => axum::Json(event_json(&t.id, e)).into_response(),
+            None => error(
+                StatusCode::NOT_FOUND,
+                format!("failed to get event {event} in topic {}", t.id),
+            ),
+        },
         Err(r) => r,
     }
 }

@@ -274,3 +274,113 @@ async fn templates_and_tasks_from_them() {
     engine.shutdown();
     store.shutdown();
 }
+
+#[tokio::test]
+async fn alert_topics_and_their_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store =
+        tsdb::Store::open(&dir.path().join("store"), tsdb::StoreOptions::default()).expect("store");
+    store.create_database("telegraf").await.expect("db");
+    let alerts = dir.path().join("alerts");
+    std::fs::create_dir_all(&alerts).expect("dir");
+    let log = alerts.join("cpu.log");
+    let opts = Options {
+        alert_dir: Some(alerts.clone()),
+        ..Options::default()
+    };
+    let engine = Engine::open(&dir.path().join("alerter"), store.clone(), opts).expect("engine");
+    let app = router(engine.clone());
+    let script = format!(
+        "dbrp \"telegraf\".\"autogen\"\nstream\n    |from()\n        .measurement('cpu')\n        .groupBy('host')\n    |alert()\n        .warn(lambda: \"usage\" > 50)\n        .crit(lambda: \"usage\" > 90)\n        .details('')\n        .log('{}')\n",
+        log.display()
+    );
+    let body = serde_json::json!({"id": "cpu", "status": "enabled", "script": script});
+    let (s, v) = call(&app, "POST", "/kapacitor/v1/tasks", &body.to_string()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let mut batch = tsdb::storage::PointBatch::new();
+    let lines = "cpu,host=a usage=95 1704067200000000000\ncpu,host=b usage=60 1704067200000000000\ncpu,host=a usage=10 1704067210000000000\n";
+    let mut parser = common::line_protocol::Parser::new(lines.as_bytes(), Default::default());
+    while let Some(p) = parser.next() {
+        batch.push(&p.expect("point"), 0);
+    }
+    store
+        .write("telegraf", None, batch, 0)
+        .await
+        .expect("write");
+    for _ in 0..300 {
+        if std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() >= 3) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (s, v) = call(&app, "GET", "/kapacitor/v1/alerts/topics", "").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["topics"],
+        serde_json::json!([{
+            "link": {"rel": "self", "href": "/kapacitor/v1/alerts/topics/main:cpu:alert2"},
+            "id": "main:cpu:alert2",
+            "level": "WARNING",
+            "collected": 3,
+            "events-link": {"rel": "events", "href": "/kapacitor/v1/alerts/topics/main:cpu:alert2/events"},
+            "handlers-link": {"rel": "handlers", "href": "/kapacitor/v1/alerts/topics/main:cpu:alert2/handlers"},
+        }])
+    );
+    let (s, v) = call(
+        &app,
+        "GET",
+        "/kapacitor/v1/alerts/topics/main:cpu:alert2/events",
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let states: Vec<(String, String, String)> = v["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap_or("").to_string(),
+                e["state"]["level"].as_str().unwrap_or("").to_string(),
+                e["state"]["duration"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("cpu:host=a".into(), "OK".into(), "10s".into()),
+            ("cpu:host=b".into(), "WARNING".into(), "0s".into()),
+        ]
+    );
+    let (_, v) = call(
+        &app,
+        "GET",
+        "/kapacitor/v1/alerts/topics/main:cpu:alert2/events?min-level=WARNING",
+        "",
+    )
+    .await;
+    assert_eq!(v["events"].as_array().map(Vec::len), Some(1));
+    let (s, v) = call(
+        &app,
+        "GET",
+        "/kapacitor/v1/alerts/topics/main:cpu:alert2/events/cpu:host=b",
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["state"]["message"], "cpu:host=b is WARNING");
+    assert_eq!(v["state"]["time"], "2024-01-01T00:00:00Z");
+    let (s, _) = call(&app, "GET", "/kapacitor/v1/alerts/topics/nope", "").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = call(
+        &app,
+        "GET",
+        "/kapacitor/v1/alerts/topics?min-level=LOUD",
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    engine.shutdown();
+    store.shutdown();
+}

@@ -290,6 +290,19 @@ impl Db {
         tx.commit().map_err(db_err)
     }
 
+    /// (task, node, event JSON) of every queued event, oldest first (one row per
+    /// event: its first handler's).
+    pub(crate) fn events(&self) -> Result<Vec<(String, String, String)>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT task, node, json FROM outbox WHERE handler = 0 ORDER BY rowid")
+            .map_err(db_err)?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(db_err)?
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
     /// Deliveries waiting (not yet made or being retried).
     pub(crate) fn pending_count(&self) -> Result<u64, Error> {
         self.conn

@@ -13,6 +13,7 @@ mod history;
 mod log;
 mod run;
 mod templates;
+mod topics;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use crate::tick::{self, CheckOptions, Dbrp, TaskType};
 use db::Db;
 pub use history::{Delivery, HistoryEvent, HistoryQuery};
 pub use templates::{TemplateDef, TemplateInfo, TemplateRequest, Var, var_json};
+pub use topics::{Topic, TopicEvent};
 
 /// Enabled or disabled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
