@@ -178,6 +178,25 @@ async fn errors_per_statement_and_per_request() {
         body,
         r#"{"error":"error parsing query: found FROM, expected identifier, string, number, bool at line 1, char 8"}"#
     );
+    // An unknown tz() fails the whole request, as a parse error (a known one parses).
+    let (st, body) = get(
+        &s,
+        &format!("q={}", enc("SELECT v FROM m tz('Nowhere/City')")),
+    )
+    .await;
+    assert_eq!(
+        (st, body.as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"error parsing query: unable to find time zone Nowhere/City"}"#
+        )
+    );
+    let (st, _) = get(
+        &s,
+        &format!("q={}", enc("SELECT v FROM m tz('Asia/Kolkata')")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
     // A semantic error is per statement, HTTP 200, and the others still run.
     let (st, body) = get(
         &s,

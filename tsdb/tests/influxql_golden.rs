@@ -247,7 +247,7 @@ async fn run_all(
             Some(q.text.as_str()),
             "expected.json is stale: rerun scripts/record-golden.py"
         );
-        let got = match influxql::parse_query(&q.text) {
+        let got = match influxql::parse_query_opts(&q.text, None, &tsdb::query::parse_options()) {
             Ok(parsed) => {
                 let ctx = QueryContext {
                     database: (!q.nodb).then(|| DB.to_string()),

@@ -43,7 +43,7 @@ pub async fn query(
         Some(raw) => parse_bound_params(raw)?,
         None => HashMap::new(),
     };
-    let parsed = influxql::parse_query_with_params(q, &bound)
+    let parsed = influxql::parse_query_opts(q, Some(&bound), &crate::query::parse_options())
         .map_err(|e| ApiError::BadRequest(format!("error parsing query: {e}")))?;
     if parsed.statements.len() > state.limits.max_statements {
         return Err(ApiError::BadRequest(format!(

@@ -161,13 +161,13 @@ pub async fn execute(
             ..
         } => {
             let filter = tag_filter(condition, ctx)?;
-            let (cat, rp_id) = read_scope(store, database.as_deref(), ctx)?;
+            let (cat, rps) = index_scope(store, database.as_deref(), ctx)?;
             let matcher = with_measurement
                 .as_ref()
                 .map(|m| NameMatcher::new(&m.name))
                 .transpose()?;
             let mut names: BTreeSet<&str> = BTreeSet::new();
-            for m in cat.measurements_of(rp_id) {
+            for m in rps.iter().flat_map(|&rp| cat.measurements_of(rp)) {
                 if matcher.as_ref().is_some_and(|mm| !mm.matches(&m.name)) {
                     continue;
                 }
@@ -193,24 +193,27 @@ pub async fn execute(
             ..
         } => {
             let filter = tag_filter(condition, ctx)?;
-            let (cat, rp_id) = read_scope(store, database.as_deref(), ctx)?;
+            let (cat, rps) = index_scope(store, database.as_deref(), ctx)?;
             let mut out = Vec::new();
-            for mid in measurements(&cat, rp_id, sources)? {
-                let m = &cat.measurements[&mid];
-                let keys: BTreeSet<&str> = if filter.is_some() {
-                    cond::matching_series(&cat, m, filter.as_ref())?
-                        .iter()
-                        .filter_map(|id| cat.series.get(id))
-                        .flat_map(|series| series.tags.iter().map(|(k, _)| k.as_str()))
-                        .collect()
-                } else {
-                    m.tags.keys().map(String::as_str).collect()
-                };
+            for (name, ms) in measurements_by_name(&cat, &rps, sources)? {
+                let mut keys: BTreeSet<&str> = BTreeSet::new();
+                for m in ms {
+                    if filter.is_some() {
+                        keys.extend(
+                            cond::matching_series(&cat, m, filter.as_ref())?
+                                .iter()
+                                .filter_map(|id| cat.series.get(id))
+                                .flat_map(|series| series.tags.iter().map(|(k, _)| k.as_str())),
+                        );
+                    } else {
+                        keys.extend(m.tags.keys().map(String::as_str));
+                    }
+                }
                 let rows: Vec<Vec<Cell>> = page(keys.into_iter(), *limit, *offset)
                     .map(|k| vec![s(k)])
                     .collect();
                 if !rows.is_empty() {
-                    out.push(single(&m.name, &["tagKey"], rows));
+                    out.push(single(name, &["tagKey"], rows));
                 }
             }
             Ok(out)
@@ -225,33 +228,37 @@ pub async fn execute(
             ..
         } => {
             let filter = tag_filter(condition, ctx)?;
-            let (cat, rp_id) = read_scope(store, database.as_deref(), ctx)?;
+            let (cat, rps) = index_scope(store, database.as_deref(), ctx)?;
             let key_matcher = KeyMatcher::new(key)?;
             let mut out = Vec::new();
-            for mid in measurements(&cat, rp_id, sources)? {
-                let m = &cat.measurements[&mid];
-                let pairs: BTreeSet<(&str, &str)> = if filter.is_some() {
-                    cond::matching_series(&cat, m, filter.as_ref())?
-                        .iter()
-                        .filter_map(|id| cat.series.get(id))
-                        .flat_map(|series| series.tags.iter())
-                        .filter(|(k, _)| key_matcher.matches(k))
-                        .map(|(k, v)| (k.as_str(), v.as_str()))
-                        .collect()
-                } else {
-                    m.tags
-                        .iter()
-                        .filter(|(k, _)| key_matcher.matches(k))
-                        .flat_map(|(k, values)| {
-                            values.keys().map(move |v| (k.as_str(), v.as_str()))
-                        })
-                        .collect()
-                };
+            for (name, ms) in measurements_by_name(&cat, &rps, sources)? {
+                let mut pairs: BTreeSet<(&str, &str)> = BTreeSet::new();
+                for m in ms {
+                    if filter.is_some() {
+                        pairs.extend(
+                            cond::matching_series(&cat, m, filter.as_ref())?
+                                .iter()
+                                .filter_map(|id| cat.series.get(id))
+                                .flat_map(|series| series.tags.iter())
+                                .filter(|(k, _)| key_matcher.matches(k))
+                                .map(|(k, v)| (k.as_str(), v.as_str())),
+                        );
+                    } else {
+                        pairs.extend(
+                            m.tags
+                                .iter()
+                                .filter(|(k, _)| key_matcher.matches(k))
+                                .flat_map(|(k, values)| {
+                                    values.keys().map(move |v| (k.as_str(), v.as_str()))
+                                }),
+                        );
+                    }
+                }
                 let rows: Vec<Vec<Cell>> = page(pairs.into_iter(), *limit, *offset)
                     .map(|(k, v)| vec![s(k), s(v)])
                     .collect();
                 if !rows.is_empty() {
-                    out.push(single(&m.name, &["key", "value"], rows));
+                    out.push(single(name, &["key", "value"], rows));
                 }
             }
             Ok(out)
@@ -264,9 +271,34 @@ pub async fn execute(
             ..
         } => {
             let (cat, rp_id) = read_scope(store, database.as_deref(), ctx)?;
+            // Field keys belong to one policy: the FROM's (`short.disk`) or the default.
+            let mut mids: BTreeSet<MeasurementId> = BTreeSet::new();
+            if sources.is_empty() {
+                mids.extend(measurements(&cat, rp_id, sources)?);
+            }
+            for src in sources {
+                let rp = match src {
+                    Source::Measurement(m) => match m.retention_policy.as_deref() {
+                        Some(name) if !name.is_empty() => {
+                            let db = database_of(database.as_deref(), ctx)?;
+                            match cat.database(&db)?.rps.get(name) {
+                                Some(rp) => rp.id,
+                                None => continue,
+                            }
+                        }
+                        _ => rp_id,
+                    },
+                    Source::SubQuery(_) => rp_id,
+                };
+                mids.extend(measurements(&cat, rp, std::slice::from_ref(src))?);
+            }
+            let mut by_name: Vec<&crate::storage::Measurement> = mids
+                .iter()
+                .filter_map(|id| cat.measurements.get(id))
+                .collect();
+            by_name.sort_by(|a, b| a.name.cmp(&b.name));
             let mut out = Vec::new();
-            for mid in measurements(&cat, rp_id, sources)? {
-                let m = &cat.measurements[&mid];
+            for m in by_name {
                 let rows: Vec<Vec<Cell>> = page(m.fields.iter(), *limit, *offset)
                     .map(|(k, f)| vec![s(k), s(f.field_type.as_str())])
                     .collect();
@@ -285,10 +317,12 @@ pub async fn execute(
             ..
         } => {
             let filter = tag_filter(condition, ctx)?;
-            let (cat, rp_id) = read_scope(store, database.as_deref(), ctx)?;
+            let (cat, rps) = index_scope(store, database.as_deref(), ctx)?;
             let mut keys: Vec<&str> = Vec::new();
-            for mid in measurements(&cat, rp_id, sources)? {
-                let m = &cat.measurements[&mid];
+            for m in measurements_by_name(&cat, &rps, sources)?
+                .into_values()
+                .flatten()
+            {
                 let ids = cond::matching_series(&cat, m, filter.as_ref())?;
                 keys.extend(
                     ids.iter()
@@ -297,6 +331,8 @@ pub async fn execute(
                 );
             }
             keys.sort_unstable();
+            // A series key written to two policies is one series of the database's index.
+            keys.dedup();
             let rows: Vec<Vec<Cell>> = page(keys.into_iter(), *limit, *offset)
                 .map(|k| vec![s(k)])
                 .collect();
@@ -484,6 +520,38 @@ fn read_scope<'a>(
         .1
         .id;
     Ok((cat, rp_id))
+}
+
+/// [`read_scope`] for the SHOW statements that read 1.x's per-database index (MEASUREMENTS,
+/// TAG KEYS, TAG VALUES, SERIES): every retention policy of the database, whatever `rp` or a
+/// FROM's policy says. SHOW FIELD KEYS reads one policy.
+fn index_scope<'a>(
+    store: &'a Store,
+    database: Option<&str>,
+    ctx: &QueryContext,
+) -> Result<(std::sync::RwLockReadGuard<'a, Catalog>, Vec<RpId>), QueryError> {
+    let db = database_of(database, ctx)?;
+    ctx.principal.authorize_read(&db).map_err(auth)?;
+    let cat = store.catalog();
+    let rps = cat.database(&db)?.rps.values().map(|rp| rp.id).collect();
+    Ok((cat, rps))
+}
+
+/// The FROM measurements of every policy in `rps`, grouped by name.
+fn measurements_by_name<'c>(
+    cat: &'c Catalog,
+    rps: &[RpId],
+    sources: &[Source],
+) -> Result<BTreeMap<&'c str, Vec<&'c crate::storage::Measurement>>, QueryError> {
+    let mut out: BTreeMap<&str, Vec<&crate::storage::Measurement>> = BTreeMap::new();
+    for &rp in rps {
+        for mid in measurements(cat, rp, sources)? {
+            if let Some(m) = cat.measurements.get(&mid) {
+                out.entry(m.name.as_str()).or_default().push(m);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The tag part of a SHOW statement's WHERE (1.x ignores time there).

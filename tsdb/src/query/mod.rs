@@ -17,6 +17,15 @@ use influxql::{Query, Statement};
 use crate::Store;
 use crate::auth::Principal;
 
+/// The parse options of /query: `tz('...')` names are checked against the zone database,
+/// so an unknown zone fails the request (HTTP 400) as in 1.x.
+pub fn parse_options() -> influxql::ParseOptions {
+    influxql::ParseOptions {
+        tz_validator: Some(select::zone_exists),
+        ..influxql::ParseOptions::default()
+    }
+}
+
 /// One value in a result row. `Time` is kept apart so the HTTP layer can print it as
 /// RFC 3339 or as an epoch in the requested unit.
 #[derive(Debug, Clone, PartialEq)]

@@ -31,6 +31,11 @@ use points::Points;
 
 pub use plan::expr_name;
 
+/// True when `tz(name)` names a known zone.
+pub fn zone_exists(name: &str) -> bool {
+    tz::Zone::load(name).is_some()
+}
+
 /// Runs one SELECT. Blocking: call it off the async runtime.
 pub fn execute(
     store: &Store,
@@ -79,13 +84,14 @@ fn run(
         None => Regexes::default(),
     };
     let mut groups = exec::groups(store, &plan, &regexes, ctx)?;
-    if stmt.is_descending() {
-        groups.reverse();
-    }
+    // SOFFSET and SLIMIT count series in ascending order, also under ORDER BY time DESC.
     let soffset = usize::try_from(stmt.soffset).unwrap_or(usize::MAX);
     groups.drain(..soffset.min(groups.len()));
     if stmt.slimit > 0 {
         groups.truncate(usize::try_from(stmt.slimit).unwrap_or(usize::MAX));
+    }
+    if stmt.is_descending() {
+        groups.reverse();
     }
     let zone = match &stmt.timezone {
         Some(name) => tz::Zone::load(name)
