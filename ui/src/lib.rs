@@ -6,7 +6,8 @@
 //! - `error`: [`UiError`], the one place that picks status codes and renders error pages.
 //! - `session`: sessions in `ui.db`, roles, the CSRF + Origin gate, sign-in rate limiting.
 //! - `login`: sign-in, sign-out, first-run administrator (loopback only), theme switch.
-//! - `admin`: UI roles per user.
+//! - `admin`: UI roles per user. `tokens`: agent tokens (create, shown once; revoke).
+//! - `hosts_add`: the one-line agent install command with a fresh token.
 //! - `alerts`: alert rules (builder and raw TICKscript), task pages, active alerts and
 //!   history, through the [`AlertBackend`] seam (implemented for the alerter's `Engine`).
 //! - `hosts`: the host list and the automatic per-host dashboard.
@@ -26,12 +27,14 @@ mod dashboards;
 mod db;
 mod error;
 mod hosts;
+mod hosts_add;
 mod login;
 mod query;
 mod render;
 mod session;
 mod state;
 mod timerange;
+mod tokens;
 pub mod units;
 mod web;
 
@@ -42,9 +45,9 @@ use axum::routing::{get, post};
 
 use dashboards::pages as dp;
 
+pub use alerts::{AlertBackend, ScriptError, TaskDetail, TaskSummary};
 pub use error::UiError;
 pub use session::{Role, revoke_sessions};
-pub use alerts::{AlertBackend, ScriptError, TaskDetail, TaskSummary};
 pub use state::{BoxFuture, DataSource, EngineSource, FixedSource, UiConfig, UiState};
 
 /// All UI routes. Serve it with
@@ -74,8 +77,6 @@ pub fn router(state: UiState) -> Router {
         )
         .route("/d/{uid}/panels/{idx}/delete", post(dp::delete_panel))
         .route("/d/{uid}/panels/{idx}/move", post(dp::move_panel))
-        .route("/admin/users", get(admin::users))
-        .route("/admin/users/role", post(admin::set_role))
         .route("/alerts", get(alerts::alerts_page))
         .route("/alerts/history", get(alerts::history_page))
         .route("/alerts/rules", get(alerts::rules_list))
@@ -90,6 +91,14 @@ pub fn router(state: UiState) -> Router {
         )
         .route("/alerts/tasks/{id}/enabled", post(alerts::set_enabled))
         .route("/alerts/tasks/{id}/delete", post(alerts::delete))
+        .route("/admin/users", get(admin::users))
+        .route("/admin/users/role", post(admin::set_role))
+        .route("/admin/tokens", get(tokens::list).post(tokens::create))
+        .route("/admin/tokens/{id}/revoke", post(tokens::revoke))
+        .route(
+            "/admin/hosts/add",
+            get(hosts_add::form).post(hosts_add::submit),
+        )
         .fallback(|| async { UiError::NotFound })
         .method_not_allowed_fallback(|| async { UiError::MethodNotAllowed })
         .layer(from_fn_with_state(state.clone(), session::gate))

@@ -19,6 +19,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("host.html", include_str!("../templates/host.html")),
     ("range.html", include_str!("../templates/range.html")),
     ("users.html", include_str!("../templates/users.html")),
+    ("tokens.html", include_str!("../templates/tokens.html")),
+    (
+        "hosts_add.html",
+        include_str!("../templates/hosts_add.html"),
+    ),
     (
         "dashboards.html",
         include_str!("../templates/dashboards.html"),
@@ -31,11 +36,6 @@ const TEMPLATES: &[(&str, &str)] = &[
         "panel_edit.html",
         include_str!("../templates/panel_edit.html"),
     ),
-    (
-        "panel_body.html",
-        include_str!("../templates/panel_body.html"),
-    ),
-];
     (
         "alert_events.html",
         include_str!("../templates/alert_events.html"),
@@ -68,6 +68,11 @@ const TEMPLATES: &[(&str, &str)] = &[
         "alert_history.html",
         include_str!("../templates/alert_history.html"),
     ),
+    (
+        "panel_body.html",
+        include_str!("../templates/panel_body.html"),
+    ),
+];
 
 pub const STYLE_CSS: &str = include_str!("../static/style.css");
 
