@@ -145,6 +145,15 @@ fn serves_https_only_with_the_configured_certificate() {
         "plain HTTP was answered: {:?}",
         String::from_utf8_lossy(&answer)
     );
+
+    // SIGTERM stops the TLS listener as cleanly as the plain one.
+    let mut server = server;
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status();
+    let status = server.child.wait().expect("wait");
+    assert!(status.success(), "{status}");
 }
 
 #[test]

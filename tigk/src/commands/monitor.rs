@@ -208,23 +208,7 @@ fn collect(src: &Sources, prev: &mut Previous, uptime: Duration) -> anyhow::Resu
     if recent > 0 {
         let mean = latency_us.saturating_sub(prev.latency_us) as f64 / 1e6 / recent as f64;
         qe.push(("recentMeanSeconds", FieldValue::Float(mean)));
-        // The upper bound of the bucket holding the 99th percentile; past the last bound
-        // it is reported as the last bound (a floor, not an estimate).
-        let target = (recent * 99).div_ceil(100);
-        let mut seen = 0;
-        let idx = delta
-            .iter()
-            .position(|n| {
-                seen += n;
-                seen >= target
-            })
-            .unwrap_or(LATENCY_BUCKETS.len());
-        let bound = LATENCY_BUCKETS
-            .get(idx)
-            .or(LATENCY_BUCKETS.last())
-            .copied()
-            .unwrap_or(0.0);
-        qe.push(("recentP99Seconds", FieldValue::Float(bound)));
+        qe.push(("recentP99Seconds", FieldValue::Float(p99_bound(&delta))));
     }
     out.push(point("queryExecutor", host, None, qe));
     *prev = Previous {
@@ -290,6 +274,27 @@ fn collect(src: &Sources, prev: &mut Previous, uptime: Duration) -> anyhow::Resu
         out.extend(alerter_points(engine, host));
     }
     Ok(out)
+}
+
+/// The upper bound (seconds) of the latency bucket holding the 99th percentile of `counts`
+/// (per bucket of [`LATENCY_BUCKETS`], then +Inf); past the last bound it is the last bound,
+/// a floor rather than an estimate.
+fn p99_bound(counts: &[u64]) -> f64 {
+    let total: u64 = counts.iter().sum();
+    let target = (total * 99).div_ceil(100).max(1);
+    let mut seen = 0;
+    let idx = counts
+        .iter()
+        .position(|n| {
+            seen += n;
+            seen >= target
+        })
+        .unwrap_or(LATENCY_BUCKETS.len());
+    LATENCY_BUCKETS
+        .get(idx)
+        .or(LATENCY_BUCKETS.last())
+        .copied()
+        .unwrap_or(0.0)
 }
 
 /// `alerter` (totals, Kapacitor's `num_tasks`/`num_enabled_tasks` in camelCase) and one
@@ -361,4 +366,22 @@ fn proc_status(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(key))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p99_is_the_bound_of_the_bucket_holding_it() {
+        let mut counts = [0u64; 13];
+        counts[0] = 99; // <= 5 ms
+        counts[5] = 1; // <= 250 ms
+        assert_eq!(p99_bound(&counts), 0.005);
+        counts[5] = 2;
+        assert_eq!(p99_bound(&counts), 0.25);
+        let mut slow = [0u64; 13];
+        slow[12] = 3; // beyond the last bound
+        assert_eq!(p99_bound(&slow), 30.0);
+    }
 }
