@@ -92,7 +92,15 @@ fn mistakes_are_refused_with_their_position() {
         ),
         (
             "[smtp]\nenabled = true\nhost = \"mail\"\n",
-            "SMTP is not supported yet",
+            "tigk.toml: [smtp]: smtp is enabled but has no from address",
+        ),
+        (
+            "[alerter.exec]\nenabled = true\nprograms = [\"page.sh\"]\n",
+            "tigk.toml: [alerter.exec]: exec program \"page.sh\" must be an absolute path",
+        ),
+        (
+            "[alerter.slack]\nenabled = true\nchannel = \"#a\"\nurl = \"hooks\"\n",
+            "tigk.toml: [alerter.slack]: slack url \"hooks\" must be an http(s) URL",
         ),
         (
             "[limits]\nmax_select_series = -1\n",

@@ -38,6 +38,10 @@ pub struct ServerConfig {
     /// Serve HTTPS with these files instead of HTTP.
     pub tls: Option<TlsFiles>,
     pub monitor: MonitorConfig,
+    /// The exec, email and slack alert handlers (`None`: off).
+    pub exec: Option<alerter::options::ExecOptions>,
+    pub smtp: Option<alerter::options::SmtpOptions>,
+    pub slack: Option<alerter::options::SlackOptions>,
 }
 
 /// Self-monitoring into the `_internal` database (InfluxDB's `[monitor]`).
@@ -74,6 +78,9 @@ impl Default for ServerConfig {
             metrics_public: false,
             tls: None,
             monitor: MonitorConfig::default(),
+            exec: None,
+            smtp: None,
+            slack: None,
         }
     }
 }
@@ -91,7 +98,7 @@ struct RawConfig {
     alerter: RawAlerter,
     metrics: RawMetrics,
     monitor: RawMonitor,
-    smtp: RawSmtp,
+    smtp: alerter::options::SmtpConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -138,6 +145,8 @@ struct RawAlerter {
     allowed_addresses: Option<Vec<Spanned<String>>>,
     delivery_timeout: Option<Spanned<String>>,
     handler_queue: Option<Spanned<i64>>,
+    exec: alerter::options::ExecConfig,
+    slack: alerter::options::SlackConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -152,17 +161,6 @@ struct RawMonitor {
     store_enabled: Option<bool>,
     store_interval: Option<Spanned<String>>,
     retention: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawSmtp {
-    enabled: Option<Spanned<bool>>,
-    host: Option<String>,
-    port: Option<u16>,
-    username: Option<String>,
-    password: Option<String>,
-    from: Option<String>,
 }
 
 /// `origin:line:col: message` errors for spans of one file.
@@ -354,17 +352,11 @@ pub fn parse(origin: &str, text: &str) -> anyhow::Result<ServerConfig> {
     if let Some(r) = &m.retention {
         cfg.monitor.retention = src.at_least_an_hour(r)?;
     }
-    if let Some(e) = &raw.smtp.enabled {
-        if *e.get_ref() {
-            return Err(src.err(
-                e,
-                "SMTP is not supported yet (alert handlers cannot send email)",
-            ));
-        }
-    }
-    // The other SMTP keys are parsed so the section can be prepared, but unused while off.
-    let _ = (&raw.smtp.host, raw.smtp.port, &raw.smtp.username);
-    let _ = (&raw.smtp.password, &raw.smtp.from);
+    // The alerter validates its handler sections (they have no spans: name the section).
+    let section = |name: &str, e: String| anyhow::anyhow!("{origin}: [{name}]: {e}");
+    cfg.exec = a.exec.validate().map_err(|e| section("alerter.exec", e))?;
+    cfg.slack = a.slack.validate().map_err(|e| section("alerter.slack", e))?;
+    cfg.smtp = raw.smtp.validate().map_err(|e| section("smtp", e))?;
     Ok(cfg)
 }
 
@@ -474,6 +466,9 @@ pub fn alerter_options(cfg: &ServerConfig) -> anyhow::Result<alerter::Options> {
         allowed_addresses: cfg.allowed_addresses.clone(),
         delivery_timeout: cfg.delivery_timeout,
         handler_queue: cfg.handler_queue,
+        exec: cfg.exec.clone(),
+        smtp: cfg.smtp.clone(),
+        slack: cfg.slack.clone(),
         ..alerter::Options::default()
     })
 }
