@@ -355,7 +355,10 @@ pub fn parse(origin: &str, text: &str) -> anyhow::Result<ServerConfig> {
     // The alerter validates its handler sections (they have no spans: name the section).
     let section = |name: &str, e: String| anyhow::anyhow!("{origin}: [{name}]: {e}");
     cfg.exec = a.exec.validate().map_err(|e| section("alerter.exec", e))?;
-    cfg.slack = a.slack.validate().map_err(|e| section("alerter.slack", e))?;
+    cfg.slack = a
+        .slack
+        .validate()
+        .map_err(|e| section("alerter.slack", e))?;
     cfg.smtp = raw.smtp.validate().map_err(|e| section("smtp", e))?;
     Ok(cfg)
 }
