@@ -363,6 +363,25 @@ async fn the_builder_shows_the_script_validates_and_previews_over_stored_data() 
     );
     assert!(r.engine.list().is_empty(), "a preview saves nothing");
 
+    // Deadman: a host that stopped 20 minutes ago; the replay runs its clock to now.
+    let t0 = now() - 30 * 60 * S;
+    let gone: String = (0..60)
+        .map(|i| format!("cpu,host=gone usage_user=1 {}\n", t0 + i * 10 * S))
+        .collect();
+    write(&r.store, &gone).await;
+    let mut f = rule_fields("quiet", "", "preview");
+    f.retain(|(k, _)| !matches!(*k, "kind" | "f1_value" | "period"));
+    f.extend([("kind", "deadman"), ("f1_value", "gone"), ("period", "5m")]);
+    let d = editor.post(env, "/alerts/rules/new", &f).await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.body);
+    assert!(d.body.contains("|deadman(threshold, period)"), "{}", d.body);
+    assert!(d.body.contains("60 stored points replayed"), "{}", d.body);
+    assert!(
+        d.body.contains("quiet:host=gone"),
+        "the deadman fires: {}",
+        d.body
+    );
+
     // Send test: one event through the log handler.
     let t = editor
         .post(env, "/alerts/rules/new", &rule_fields("prev", "35", "test"))

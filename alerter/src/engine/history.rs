@@ -172,16 +172,24 @@ impl Engine {
         let mut out = Vec::new();
         for row in rows {
             let (task, key, json, delivered) = row.map_err(db_err)?;
+            // Time and level are in the key: most rows are skipped before their JSON is
+            // parsed (charts ask for the events of their range on every render).
+            let Some((_, _, _, time, level)) = split_key(&key) else {
+                continue;
+            };
+            if q.level.is_some_and(|l| level != l)
+                || q.from_ns.is_some_and(|f| time < f)
+                || q.to_ns.is_some_and(|t| time > t)
+            {
+                continue;
+            }
             let Some(ev) = to_event(task, &key, &json, delivered) else {
                 continue;
             };
-            let keep = q.level.is_none_or(|l| ev.level == l)
-                && q.from_ns.is_none_or(|f| ev.time >= f)
-                && q.to_ns.is_none_or(|t| ev.time <= t)
-                && q.tag
-                    .as_ref()
-                    .is_none_or(|(k, v)| ev.tags.get(k) == Some(v));
-            if keep {
+            if q.tag
+                .as_ref()
+                .is_none_or(|(k, v)| ev.tags.get(k) == Some(v))
+            {
                 out.push(ev);
             }
         }

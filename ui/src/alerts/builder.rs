@@ -304,8 +304,19 @@ fn to_points(measurement: &str, field: &str, results: &[SeriesResult]) -> Vec<co
             })
             .unwrap_or_default();
         for row in &r.values {
-            let (Some(Cell::Time(t)), Some(v)) = (row.first(), row.get(1)) else {
+            // A deadman rule has no field: any field of the point shows it arrived.
+            let col = if field.is_empty() {
+                (1..row.len()).find(|&i| !matches!(row.get(i), Some(Cell::Null) | None))
+            } else {
+                Some(1)
+            };
+            let Some(col) = col else { continue };
+            let (Some(Cell::Time(t)), Some(v)) = (row.first(), row.get(col)) else {
                 continue;
+            };
+            let name = match r.columns.get(col) {
+                Some(c) if field.is_empty() => c.as_str(),
+                _ => field,
             };
             use common::FieldValue as F;
             let value = match v {
@@ -319,7 +330,7 @@ fn to_points(measurement: &str, field: &str, results: &[SeriesResult]) -> Vec<co
             out.push(common::Point {
                 measurement: measurement.to_string(),
                 tags: tags.clone(),
-                fields: vec![(field.to_string(), value)],
+                fields: vec![(name.to_string(), value)],
                 timestamp: Some(*t),
             });
             if out.len() >= MAX_PREVIEW_POINTS {
@@ -328,6 +339,38 @@ fn to_points(measurement: &str, field: &str, results: &[SeriesResult]) -> Vec<co
         }
     }
     out
+}
+
+/// A deadman rule's chart (points per bucket) and replay (every point) queries.
+fn deadman_queries(
+    rule: &Rule,
+    from: i64,
+    to: i64,
+    interval: i64,
+) -> (Result<String>, Result<String>) {
+    use influxql::{quote_ident, quote_string};
+    let mut cond = crate::query::time_filter(from, to);
+    for f in &rule.query.filters {
+        let op = if f.op == crate::query::TagOp::Ne {
+            "!="
+        } else {
+            "="
+        };
+        cond.push_str(&format!(
+            " AND {} {op} {}",
+            quote_ident(&f.key),
+            quote_string(&f.value)
+        ));
+    }
+    let m = quote_ident(&rule.query.measurement);
+    let mut groups = format!("time({})", influxql::format_duration(interval));
+    for g in &rule.query.group_by {
+        groups.push_str(&format!(", {}", quote_ident(g)));
+    }
+    let chart = format!("SELECT count(*) FROM {m} WHERE {cond} GROUP BY {groups} fill(0)");
+    let raw = format!("SELECT * FROM {m} WHERE {cond} GROUP BY *");
+    let checked = |q: String| check_single_select(&q).map(|()| q);
+    (checked(chart), checked(raw))
 }
 
 async fn preview(
@@ -342,26 +385,25 @@ async fn preview(
     let mut spec = ChartSpec::new(PANEL_WIDTH * 2, panel_height(1), from, to);
     spec.thresholds = thresholds(rule);
     let mut p = Preview::default();
-    if rule.kind == Kind::Deadman {
-        p.note = Some(
-            "Deadman rules fire on time passing without data; there is nothing to replay.".into(),
-        );
-        return p;
-    }
     let every = super::rule::parse_duration("the window", &rule.every)
         .map(|d| d.1)
         .unwrap_or(60_000_000_000);
     // What the rule evaluates: its aggregate per window (never more than ~1000 buckets).
     let interval = every.max(interval_for(to - from, 1000));
-    let chart_q = rule.query.to_influxql(from, to, Some(interval));
-    // Every stored point for the offline run, each series with its tags.
-    let mut raw = rule.query.clone();
-    raw.aggregate.clear();
-    raw.group_by.clear();
-    let raw_q = raw
-        .to_influxql(from, to, None)
-        .map(|q| format!("{q} GROUP BY *"))
-        .and_then(|q| check_single_select(&q).map(|()| q));
+    let (chart_q, raw_q) = if rule.kind == Kind::Deadman {
+        deadman_queries(rule, from, to, interval)
+    } else {
+        let chart_q = rule.query.to_influxql(from, to, Some(interval));
+        // Every stored point for the offline run, each series with its tags.
+        let mut raw = rule.query.clone();
+        raw.aggregate.clear();
+        raw.group_by.clear();
+        let raw_q = raw
+            .to_influxql(from, to, None)
+            .map(|q| format!("{q} GROUP BY *"))
+            .and_then(|q| check_single_select(&q).map(|()| q));
+        (chart_q, raw_q)
+    };
     let (chart_q, raw_q) = match (chart_q, raw_q) {
         (Ok(c), Ok(r)) => (c, r),
         (Err(e), _) | (_, Err(e)) => {
@@ -377,7 +419,7 @@ async fn preview(
             let points = to_points(&rule.query.measurement, &rule.query.field, &r);
             p.points = points.len();
             match alerts
-                .test_run(rule.id.clone(), script.to_string(), points)
+                .test_run(rule.id.clone(), script.to_string(), points, to)
                 .await
             {
                 Ok(ev) => ev,

@@ -160,6 +160,7 @@ impl AlertBackend for Engine {
         name: String,
         script: String,
         mut points: Vec<common::Point>,
+        until_ns: i64,
     ) -> BoxFuture<'_, Result<Vec<HistoryEvent>>> {
         Box::pin(blocking(move || {
             let opts = alerter::Options {
@@ -187,6 +188,8 @@ impl AlertBackend for Engine {
                 task.take_writes();
                 task.take_posts();
             }
+            // The silence after the last point counts too (deadman).
+            events.extend(task.tick(until_ns, false));
             Ok(events.into_iter().map(to_history).collect())
         }))
     }

@@ -80,12 +80,14 @@ pub trait AlertBackend: Send + Sync + 'static {
     /// Parses and checks a script without saving it.
     fn check(&self, script: &str) -> Result<()>;
     /// Runs a stream script offline as task `name` over points (in any order) and returns
-    /// the events it would have sent; handlers are not run.
+    /// the events it would have sent; handlers are not run. Clocked nodes (deadman) run on
+    /// data time, ending at `until_ns`.
     fn test_run(
         &self,
         name: String,
         script: String,
         points: Vec<common::Point>,
+        until_ns: i64,
     ) -> BoxFuture<'_, Result<Vec<HistoryEvent>>>;
     /// Sends one test event through every handler of the script's alert nodes; one line
     /// per handler saying what happened.

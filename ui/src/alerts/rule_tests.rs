@@ -318,3 +318,26 @@ fn a_deadman_rule_fires_when_a_host_goes_quiet() {
     let levels = run(&script, &points).unwrap_or_else(|e| panic!("{e}\n{script}"));
     assert!(levels.contains(&"CRITICAL".to_string()), "{levels:?}");
 }
+
+#[test]
+fn a_relative_rule_fires_on_a_change_against_the_shift() {
+    for (change, crit) in [("change", "10"), ("percent", "100")] {
+        let mut f = form("relative");
+        f.aggregate = String::new();
+        f.change = change.into();
+        f.crit = crit.into();
+        f.shift = "1m".into();
+        let script = f.validate("telegraf", "autogen").map(|r| r.script(None));
+        let script = script.unwrap_or_else(|e| panic!("{e}"));
+        // Flat at 10 for two minutes, then 50: +40 (+400 %) against a minute before.
+        let points: Vec<common::Point> = (0..18)
+            .map(|i| point("a", if i < 12 { 10.0 } else { 50.0 }, i * 10))
+            .collect();
+        let levels = run(&script, &points).unwrap_or_else(|e| panic!("{change}: {e}\n{script}"));
+        assert_eq!(
+            levels.first().map(String::as_str),
+            Some("CRITICAL"),
+            "{change}: {levels:?}"
+        );
+    }
+}
