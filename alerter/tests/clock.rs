@@ -127,3 +127,31 @@ async fn http_post_node_delivers_rows_apart() {
     engine.shutdown();
     store.shutdown();
 }
+
+#[test]
+fn an_idle_barrier_with_delete_bounds_group_state() {
+    use alerter::runtime::Task;
+    use alerter::tick::{self, CheckOptions};
+    let script = "dbrp \"telegraf\".\"autogen\"\nstream\n    |from()\n        .measurement('cpu')\n        .groupBy('host')\n    |barrier()\n        .idle(1m)\n        .delete(TRUE)\n    |window()\n        .period(5m)\n        .every(5m)\n    |mean('usage')\n    |alert()\n        .crit(lambda: \"mean\" > 90)\n";
+    let g = tick::compile(script, &CheckOptions::strict()).expect("compile");
+    let mut task = Task::new("t", g, &Options::default()).expect("task");
+    let t0 = 1_704_067_200_000_000_000i64;
+    task.tick(t0, false);
+    for h in 0..1000 {
+        let p = common::Point {
+            measurement: "cpu".into(),
+            tags: vec![("host".into(), format!("h{h}"))],
+            fields: vec![("usage".into(), common::FieldValue::Float(1.0))],
+            timestamp: Some(t0 + h),
+        };
+        task.push_point("telegraf", "autogen", &p);
+    }
+    let card = |task: &Task, node: &str| task.node_stats()[node]["working_cardinality"];
+    assert_eq!(card(&task, "window3"), 1000);
+    assert_eq!(card(&task, "barrier2"), 1000);
+    // A minute later every group is idle: barriers, then deletions everywhere below.
+    task.tick(t0 + 61_000_000_000, false);
+    for node in ["barrier2", "window3", "mean4", "alert5"] {
+        assert_eq!(card(&task, node), 0, "{node}");
+    }
+}
