@@ -25,14 +25,25 @@ pub trait DataSource: Send + Sync + 'static {
 /// The real data source: the store's InfluxQL engine.
 pub struct EngineSource {
     engine: QueryEngine,
-    timeout: Duration,
+    limits: QueryLimits,
 }
+
+/// A page should answer well before a browser gives up, whatever /query allows.
+const PAGE_QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl EngineSource {
     pub fn new(store: Store) -> EngineSource {
+        EngineSource::with_limits(store, QueryLimits::default())
+    }
+
+    /// With the server's query limits; the timeout is at most 30 s.
+    pub fn with_limits(store: Store, limits: QueryLimits) -> EngineSource {
         EngineSource {
             engine: QueryEngine::new(store),
-            timeout: Duration::from_secs(30),
+            limits: QueryLimits {
+                timeout: limits.timeout.min(PAGE_QUERY_TIMEOUT),
+                ..limits
+            },
         }
     }
 }
@@ -55,10 +66,7 @@ impl DataSource for EngineSource {
                     can_write: false,
                 },
                 now: now_ns(),
-                limits: QueryLimits {
-                    timeout: self.timeout,
-                    ..QueryLimits::default()
-                },
+                limits: self.limits.clone(),
                 read_only_method: true,
             };
             let mut out = Vec::new();

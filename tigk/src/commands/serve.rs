@@ -156,7 +156,10 @@ pub async fn run_server_with(
         tsdb::http::require_admin,
     ));
     let ui_state = ui::UiState::new(
-        Arc::new(ui::EngineSource::new(store.clone())),
+        Arc::new(ui::EngineSource::with_limits(
+            store.clone(),
+            cfg.http.query.clone(),
+        )),
         &args.data_dir,
         ui::UiConfig {
             secure_cookies: cfg.tls.is_some(),
