@@ -38,6 +38,10 @@ pub enum Error {
     Sqlite(#[from] rusqlite::Error),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// A write the storage could not commit (disk full, I/O error, locked database):
+    /// nothing of it is stored; the client may retry.
+    #[error("write not stored: {0}")]
+    WriteFailed(String),
     #[error("corrupt {what}: {detail}")]
     Corrupt { what: &'static str, detail: String },
     #[error("codec error: {0}")]

@@ -83,6 +83,9 @@ impl From<Error> for ApiError {
                 retry_after_secs: 1,
             },
             Error::ShuttingDown => ApiError::Unavailable(e.to_string()),
+            // The reason is SQLite's short text ("database or disk is full"): no paths, and
+            // it tells the operator what to fix. 503 so that agents keep the batch and retry.
+            Error::WriteFailed(_) => ApiError::Unavailable(e.to_string()),
             Error::Auth(a) => a.into(),
             other => {
                 // Details go to the log, not to the client.

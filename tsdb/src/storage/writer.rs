@@ -146,9 +146,13 @@ impl Writer {
                 // The transaction rolled back: undo the catalog entries it added in memory.
                 self.next_seq = first_seq;
                 self.reload_catalog();
-                let msg = e.to_string();
+                tracing::error!("write not stored: {e}");
+                let reason = match &e {
+                    Error::Sqlite(rusqlite::Error::SqliteFailure(code, _)) => code.to_string(),
+                    _ => "storage error".to_string(),
+                };
                 for r in replies {
-                    let _ = r.send(Err(Error::corrupt("write", msg.clone())));
+                    let _ = r.send(Err(Error::WriteFailed(reason.clone())));
                 }
             }
         }
