@@ -1,9 +1,9 @@
-#!/usr/bin/env bash
+#!/bin/sh
 # Removes the tigk server's binary and unit. The configuration (/etc/tigk/tigk.toml), the data
 # (/var/lib/tigk) and the system user are kept unless --purge is given.
 #
 #   uninstall.sh [--purge] [--destdir DIR]
-set -euo pipefail
+set -eu
 
 purge=0 destdir="${DESTDIR:-}"
 while [ $# -gt 0 ]; do
@@ -20,7 +20,9 @@ if [ -z "$root" ]; then
   [ "$(id -u)" = 0 ] || { echo "uninstall.sh: run as root" >&2; exit 1; }
   systemctl disable --now tigk-server.service 2>/dev/null || true
 fi
-rm -f "$root/etc/systemd/system/tigk-server.service" "$root/usr/bin/tigk"
+rm -f "$root/etc/systemd/system/tigk-server.service" "$root/usr/bin/tigk" \
+  "$root/usr/lib/tigk/tigk-agent"
+rmdir "$root/usr/lib/tigk" 2>/dev/null || true
 [ -z "$root" ] && systemctl daemon-reload 2>/dev/null || true
 
 if [ "$purge" = 1 ]; then

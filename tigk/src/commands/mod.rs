@@ -2,6 +2,7 @@ pub mod accept;
 pub mod admin;
 pub mod backup;
 pub mod config;
+pub mod downloads;
 pub mod monitor;
 pub mod serve;
 pub mod tls;

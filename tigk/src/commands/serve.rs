@@ -172,6 +172,10 @@ pub async fn run_server_with(
     let app = router(state.clone())
         .merge(metrics.router(state, cfg.metrics_public))
         .merge(tasks)
+        .merge(super::downloads::router(
+            super::downloads::AgentBinary::from_env(),
+            ui_state.config().secure_cookies,
+        ))
         .merge(ui::router(ui_state));
     let app = metrics.instrument(app);
     let monitor = cfg.monitor.interval.map(|interval| {
