@@ -185,7 +185,7 @@ impl RowCtx<'_> {
         if as_tag {
             return tag(self.tags, name).map_or(Value::Null, |v| Value::String(v.to_string()));
         }
-        match self.fields.iter().position(|f| f == name) {
+        let v = match self.fields.iter().position(|f| f == name) {
             Some(i) => self
                 .rows
                 .values
@@ -194,7 +194,28 @@ impl RowCtx<'_> {
                 .cloned()
                 .unwrap_or(Value::Null),
             None => Value::Null,
-        }
+        };
+        cast(v, hint)
+    }
+}
+
+/// `f::integer` and friends, as 1.x casts: numbers convert between each other (floats
+/// truncate toward zero), every other pairing gives no value.
+fn cast(v: Value, hint: Option<DataType>) -> Value {
+    match (hint, v) {
+        (None | Some(DataType::Field | DataType::Tag), v) => v,
+        (Some(DataType::Float), Value::Integer(i)) => Value::Float(i as f64),
+        (Some(DataType::Float), Value::Unsigned(u)) => Value::Float(u as f64),
+        (Some(DataType::Float), v @ Value::Float(_)) => v,
+        (Some(DataType::Integer), Value::Float(f)) => Value::Integer(f as i64),
+        (Some(DataType::Integer), Value::Unsigned(u)) => Value::Integer(u as i64),
+        (Some(DataType::Integer), v @ Value::Integer(_)) => v,
+        (Some(DataType::Unsigned), Value::Float(f)) => Value::Unsigned(f as u64),
+        (Some(DataType::Unsigned), Value::Integer(i)) => Value::Unsigned(i as u64),
+        (Some(DataType::Unsigned), v @ Value::Unsigned(_)) => v,
+        (Some(DataType::String), v @ Value::String(_)) => v,
+        (Some(DataType::Boolean), v @ Value::Boolean(_)) => v,
+        _ => Value::Null,
     }
 }
 
