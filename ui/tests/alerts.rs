@@ -537,6 +537,12 @@ async fn events_show_in_history_active_alerts_and_chart_annotations_escaped() {
         "annotation: {}",
         dash.body
     );
+    // So do dashboards' time-series panels, with or without thresholds.
+    let overview = viewer
+        .get(env, "/d/agent-overview?from=now-1h&to=now")
+        .await;
+    let marked = overview.body.matches("hot CRITICAL").count();
+    assert!(marked >= 2, "{marked} charts marked: {}", overview.body);
     let log = std::fs::read_to_string(env.dir.path().join("alerts/cpu.log")).expect("log");
     assert!(log.contains("\"level\":\"CRITICAL\""));
 }

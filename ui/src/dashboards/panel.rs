@@ -116,8 +116,8 @@ pub async fn run(
     spec.decimals = p.decimals;
     spec.y_max = p.y_max;
     spec.theme = theme;
-    if let Some(w) = p.warn {
     spec.annotations = annotations.to_vec();
+    if let Some(w) = p.warn {
         spec.thresholds.push(Threshold {
             from: w,
             to: p.crit.unwrap_or(f64::INFINITY),
