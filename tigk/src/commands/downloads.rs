@@ -34,8 +34,16 @@ pub const AGENT_BINARY_ENV: &str = "TIGK_AGENT_BINARY";
 #[derive(Clone, Debug)]
 pub struct AgentBinary {
     candidates: Vec<PathBuf>,
-    /// (path, length, mtime) -> hex SHA-256: hashing 20-40 MB per script request is waste.
-    digest: Arc<Mutex<Option<(PathBuf, u64, SystemTime, String)>>>,
+    /// Hashing 20-40 MB per script request is waste: kept while the file looks the same.
+    digest: Arc<Mutex<Option<CachedDigest>>>,
+}
+
+#[derive(Debug)]
+struct CachedDigest {
+    path: PathBuf,
+    len: u64,
+    mtime: SystemTime,
+    hex: String,
 }
 
 impl AgentBinary {
@@ -77,12 +85,13 @@ impl AgentBinary {
     fn sha256(&self) -> Option<String> {
         let (path, meta) = self.find()?;
         let (len, mtime) = (meta.len(), meta.modified().ok()?);
-        if let Ok(cached) = self.digest.lock() {
-            if let Some((p, l, m, d)) = cached.as_ref() {
-                if *p == path && *l == len && *m == mtime {
-                    return Some(d.clone());
-                }
-            }
+        if let Ok(cached) = self.digest.lock()
+            && let Some(c) = cached.as_ref()
+            && c.path == path
+            && c.len == len
+            && c.mtime == mtime
+        {
+            return Some(c.hex.clone());
         }
         let mut hasher = Sha256::new();
         let mut file = std::fs::File::open(&path).ok()?;
@@ -93,7 +102,12 @@ impl AgentBinary {
             .map(|b| format!("{b:02x}"))
             .collect();
         if let Ok(mut cached) = self.digest.lock() {
-            *cached = Some((path, len, mtime, hex.clone()));
+            *cached = Some(CachedDigest {
+                path,
+                len,
+                mtime,
+                hex: hex.clone(),
+            });
         }
         Some(hex)
     }
