@@ -113,27 +113,15 @@ pub async fn test_run_async(
     };
     match task.graph().task_type {
         TaskType::Stream => {
-            let mut events = Vec::new();
-            let start = opts
-                .range
-                .map(|r| r.0)
-                .or_else(|| points.first().and_then(|p| p.timestamp));
-            if let Some(t) = start {
-                events.extend(task.tick(t, false));
-            }
-            for p in &points {
-                if let Some(t) = p.timestamp {
-                    events.extend(task.tick(t, false));
-                }
-                events.extend(task.push_point(&dbrp.db, &dbrp.rp, p));
-                // Test runs write and post nothing.
-                task.take_writes();
-                task.take_posts();
-            }
-            if let Some((_, to)) = opts.range {
-                events.extend(task.tick(to, false));
-            }
-            Ok(events)
+            let range = opts.range;
+            Ok(feed_stream(
+                &mut task,
+                &dbrp.db,
+                &dbrp.rp,
+                &points,
+                range.map(|r| r.0),
+                range.map(|r| r.1),
+            ))
         }
         TaskType::Batch => {
             let dir = tempfile::tempdir()?;
@@ -143,6 +131,36 @@ pub async fn test_run_async(
             result
         }
     }
+}
+
+/// Feeds points to a stream task in order, as a test run does: the task's clock
+/// (stats/deadman, barrier) starts at `from` (else the first point), reaches each
+/// point's time before the point, and ends at `to` when given. What `influxDBOut` and
+/// `httpPost` nodes produce is dropped. For previews and offline runs.
+pub fn feed_stream(
+    task: &mut Task,
+    db: &str,
+    rp: &str,
+    points: &[common::Point],
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Vec<AlertEvent> {
+    let mut events = Vec::new();
+    if let Some(t) = from.or_else(|| points.first().and_then(|p| p.timestamp)) {
+        events.extend(task.tick(t, false));
+    }
+    for p in points {
+        if let Some(t) = p.timestamp {
+            events.extend(task.tick(t, false));
+        }
+        events.extend(task.push_point(db, rp, p));
+        task.take_writes();
+        task.take_posts();
+    }
+    if let Some(t) = to {
+        events.extend(task.tick(t, false));
+    }
+    events
 }
 
 async fn run_batch(
