@@ -17,10 +17,16 @@ pub struct Server {
 impl Server {
     /// Starts `tigk serve` on 127.0.0.1 with an OS-chosen port.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::start_with_env(data_dir, extra, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables.
+    pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tigk"))
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
+            .envs(env.iter().copied())
             .env("NO_COLOR", "1")
             .env("TIGK_LOG", "info")
             .stdout(Stdio::null())

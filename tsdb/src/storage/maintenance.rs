@@ -128,6 +128,7 @@ impl Writer {
         self.trim_log()?;
         // Compaction frees pages too; give them back before checkpointing.
         self.release_free_pages()?;
+        super::crash::point("flush.before_checkpoint");
         self.conn.execute_batch(
             "PRAGMA main.wal_checkpoint(TRUNCATE); PRAGMA log.wal_checkpoint(TRUNCATE);",
         )?;
@@ -187,6 +188,7 @@ impl Writer {
                 }
             }
             tx.commit()?;
+            super::crash::point("flush.chunks_committed");
             let mut head = self.shared.head.write().unwrap_or_else(|e| e.into_inner());
             for (k, ..) in &copies {
                 head.take(k);
@@ -259,6 +261,9 @@ impl Writer {
                 }
             }
             tx.commit()?;
+            if merged > 0 {
+                super::crash::point("compact.merged");
+            }
         }
         Ok(merged)
     }
@@ -316,6 +321,7 @@ impl Writer {
             (keep_from, sub_keep, age_cutoff),
         )?;
         if n > 0 {
+            super::crash::point("flush.log_trimmed");
             self.release_free_pages()?;
         }
         Ok(())

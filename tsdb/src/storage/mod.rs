@@ -18,6 +18,7 @@
 mod batch;
 pub mod catalog;
 mod column;
+mod crash;
 mod head;
 mod log;
 mod maintenance;
