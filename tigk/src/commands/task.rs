@@ -66,6 +66,8 @@ pub struct TestArgs {
     #[arg(long)]
     pub at: Vec<String>,
     /// Batch tasks: run at every schedule instant after --from up to --to (RFC 3339).
+    /// Stream tasks: the clock of deadman, stats and barrier nodes runs from --from to --to
+    /// (it follows the points' time in between).
     #[arg(long, requires = "to")]
     pub from: Option<String>,
     #[arg(long, requires = "from")]
