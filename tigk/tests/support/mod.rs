@@ -20,10 +20,18 @@ impl Server {
         Server::start_with_env(data_dir, extra, &[])
     }
 
-    /// [`Server::start`] with extra environment variables.
+    /// [`Server::start`] with extra environment variables. A `--bind` in `extra` replaces
+    /// the OS-chosen port (to restart a server where its clients expect it).
     pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let bind: &[&str] = if extra.contains(&"--bind") {
+            &[]
+        } else {
+            &["--bind", "127.0.0.1:0"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_tigk"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg("serve")
+            .args(bind)
+            .arg("--data-dir")
             .arg(data_dir)
             .args(extra)
             .envs(env.iter().copied())
