@@ -223,19 +223,7 @@ fn static_types(
     inner: &SelectStatement,
     ctx: &QueryContext,
 ) -> BTreeMap<String, FieldType> {
-    let mut fields: BTreeMap<String, FieldType> = BTreeMap::new();
-    if inner
-        .sources
-        .iter()
-        .all(|s| matches!(s, Source::Measurement(_)))
-        && let Ok(ms) = super::plan::resolve_sources(store, &inner.sources, ctx)
-    {
-        for m in ms {
-            for (k, f) in m.fields {
-                fields.entry(k).or_insert(f.field_type);
-            }
-        }
-    }
+    let fields = source_types(store, inner, ctx, 0);
     let mut out = BTreeMap::new();
     for f in &inner.fields {
         if matches!(f.expr.unparen(), Expr::Binary(_) | Expr::Call(_))
@@ -249,6 +237,49 @@ fn static_types(
         }
     }
     out
+}
+
+/// The field types `stmt` reads: those of its measurements, and the static types of its
+/// subqueries' columns (recursively; the parser bounds the depth, `depth` guards anyway).
+fn source_types(
+    store: &Store,
+    stmt: &SelectStatement,
+    ctx: &QueryContext,
+    depth: usize,
+) -> BTreeMap<String, FieldType> {
+    let mut fields: BTreeMap<String, FieldType> = BTreeMap::new();
+    for src in &stmt.sources {
+        match src {
+            Source::Measurement(_) => {
+                if let Ok(ms) = super::plan::resolve_sources(store, std::slice::from_ref(src), ctx)
+                {
+                    for m in ms {
+                        for (k, f) in m.fields {
+                            fields.entry(k).or_insert(f.field_type);
+                        }
+                    }
+                }
+            }
+            Source::SubQuery(sub) if depth < 64 => {
+                let nested = source_types(store, sub, ctx, depth + 1);
+                for f in &sub.fields {
+                    if matches!(f.expr, Expr::Wildcard(_) | Expr::Regex(_)) {
+                        for (k, t) in &nested {
+                            fields.entry(k.clone()).or_insert(*t);
+                        }
+                    } else if let Some(t) = static_type(&f.expr, &nested) {
+                        let name = f
+                            .alias
+                            .clone()
+                            .unwrap_or_else(|| super::plan::expr_name(&f.expr));
+                        fields.entry(name).or_insert(t);
+                    }
+                }
+            }
+            Source::SubQuery(_) => {}
+        }
+    }
+    fields
 }
 
 fn static_type(e: &Expr, fields: &BTreeMap<String, FieldType>) -> Option<FieldType> {
