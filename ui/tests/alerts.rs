@@ -340,6 +340,26 @@ async fn the_builder_shows_the_script_validates_and_previews_over_stored_data() 
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("must be a number"), "{}", bad.body);
 
+    // Tag values in the pickers, hostile ones escaped.
+    let refresh = editor
+        .post(
+            env,
+            "/alerts/rules/new",
+            &rule_fields("prev", "35", "refresh"),
+        )
+        .await;
+    assert_eq!(refresh.status, StatusCode::OK, "{}", refresh.body);
+    assert!(
+        refresh.body.contains("<option value=\"web1\">"),
+        "{}",
+        refresh.body
+    );
+    assert!(
+        refresh.body.contains("&lt;script&gt;alert(1)"),
+        "{}",
+        refresh.body
+    );
+    assert!(!refresh.body.contains("<script>alert(1)"));
     let p = editor
         .post(
             env,

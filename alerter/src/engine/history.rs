@@ -194,7 +194,7 @@ impl Engine {
             }
         }
         // Rowids follow commits; batch tasks may commit older times later.
-        out.sort_by(|a, b| b.time.cmp(&a.time));
+        out.sort_by_key(|e| std::cmp::Reverse(e.time));
         out.truncate(limit);
         Ok(out)
     }

@@ -251,6 +251,9 @@ fn handler_name(spec: &alerter::alert::handlers::HandlerSpec) -> String {
         H::Log { path, .. } => format!("log {}", path.display()),
         H::Post { url, .. } => format!("post {url}"),
         H::Tcp { host, port } => format!("tcp {host}:{port}"),
+        H::Exec { program, .. } => format!("exec {}", program.display()),
+        H::Email { to } => format!("email {}", to.join(", ")),
+        H::Slack { channel, .. } => format!("slack {channel}"),
         #[allow(unreachable_patterns)]
         _ => "handler".into(),
     }

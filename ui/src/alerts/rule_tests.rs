@@ -225,7 +225,8 @@ fn hostile_names_and_templates_compile_to_the_same_pipeline() {
 
 #[test]
 fn inputs_that_cannot_be_quoted_or_parsed_are_refused() {
-    let cases: &[(&str, fn(&mut RuleForm))] = &[
+    type Edit = fn(&mut RuleForm);
+    let cases: &[(&str, Edit)] = &[
         ("trailing backslash", |f| f.f1_value = "x\\".into()),
         ("newline in a tag value", |f| f.f1_value = "a\nb".into()),
         ("newline in a measurement", |f| {
