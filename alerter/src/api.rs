@@ -322,13 +322,13 @@ fn event_json(topic: &str, e: &TopicEvent) -> Value {
 }
 
 /// `?min-level=WARNING`: only what is at least that level.
-fn min_level(params: &BTreeMap<String, String>) -> Result<Level, Response> {
+fn min_level(params: &BTreeMap<String, String>) -> Result<Level, String> {
     match params.get("min-level") {
         None => Ok(Level::Ok),
         Some(s) => Level::ALL
             .into_iter()
             .find(|l| l.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| error(StatusCode::BAD_REQUEST, format!("invalid min-level {s:?}"))),
+            .ok_or_else(|| format!("invalid min-level {s:?}")),
     }
 }
 
@@ -338,7 +338,7 @@ async fn list_topics(
 ) -> Response {
     let min = match min_level(&params) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let pattern = params.get("pattern").cloned().unwrap_or_default();
     match blocking(move || engine.topics()).await {
@@ -369,7 +369,7 @@ async fn topic_events(
 ) -> Response {
     let min = match min_level(&params) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     match blocking(move || engine.topic(&id)).await {
         Ok(t) => {

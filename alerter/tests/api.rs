@@ -299,8 +299,8 @@ async fn alert_topics_and_their_events() {
     assert_eq!(s, StatusCode::OK, "{v}");
     let mut batch = tsdb::storage::PointBatch::new();
     let lines = "cpu,host=a usage=95 1704067200000000000\ncpu,host=b usage=60 1704067200000000000\ncpu,host=a usage=10 1704067210000000000\n";
-    let mut parser = common::line_protocol::Parser::new(lines.as_bytes(), Default::default());
-    while let Some(p) = parser.next() {
+    let parser = common::line_protocol::Parser::new(lines.as_bytes(), Default::default());
+    for p in parser {
         batch.push(&p.expect("point"), 0);
     }
     store

@@ -194,6 +194,9 @@ struct JoinState {
     specific: BTreeMap<String, VecDeque<(usize, Msg)>>,
 }
 
+/// A message to collect (parent, message), with the less specific one it pairs with.
+type Pairing = (usize, Msg, Option<(usize, Msg)>);
+
 /// `|join(nodes...)`.
 pub(crate) struct Join {
     prefixes: Vec<String>,
@@ -279,7 +282,7 @@ impl Join {
         } else {
             None
         };
-        let mut sends: Vec<(usize, Msg, Option<(usize, Msg)>)> = Vec::new();
+        let mut sends: Vec<Pairing> = Vec::new();
         if let Some(low) = low
             && let Some(buf) = self.state.specific.get_mut(&gid)
         {
