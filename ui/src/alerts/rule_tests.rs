@@ -342,3 +342,38 @@ fn a_relative_rule_fires_on_a_change_against_the_shift() {
         );
     }
 }
+
+#[test]
+fn every_handler_generates_methods_the_checker_accepts() {
+    let mut f = form("threshold");
+    f.h_log = "cpu.log".into();
+    f.h_post = "https://hooks.example.com/alert?x=1".into();
+    f.h_email = "ops@example.com".into();
+    f.h_slack = "#ops".into();
+    f.no_recoveries = Some("on".into());
+    let rule = f
+        .validate("telegraf", "autogen")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let g = compile(&rule.script(Some("/var/lib/tigk/alerts")));
+    let alert = g.nodes.iter().find(|n| n.kind == NodeKind::Alert);
+    let props: Vec<&str> = alert
+        .map(|n| n.properties.iter().map(|p| p.name.as_str()).collect())
+        .unwrap_or_default();
+    for h in [
+        "log",
+        "post",
+        "email",
+        "slack",
+        "noRecoveries",
+        "stateChangesOnly",
+    ] {
+        assert!(props.contains(&h), "{h} missing from {props:?}");
+    }
+    assert_eq!(
+        rule_of(
+            &rule.script(Some("/var/lib/tigk/alerts")),
+            Some("/var/lib/tigk/alerts")
+        ),
+        Some(rule)
+    );
+}
