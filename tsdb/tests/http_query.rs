@@ -101,10 +101,22 @@ async fn databases_and_retention_policies() {
         body,
         r#"{"results":[{"statement_id":0,"series":[{"columns":["name","duration","shardGroupDuration","replicaN","default"],"values":[["autogen","0s","168h0m0s",1,true],["week","168h0m0s","24h0m0s",1,false]]}]}]}"#
     );
-    // Writing statements over GET still run, with 1.6.7's warning.
-    let (_, body) = get(&s, &format!("q={}", enc("DROP DATABASE other"))).await;
-    assert!(body.contains(r#""messages":[{"level":"warning","text":"deprecated use of 'DROP DATABASE other' in a read only context, please use a POST request instead"}]"#), "{body}");
-    assert_eq!(s.store.catalog().databases.len(), 1);
+    // Writing statements over GET are refused (1.6.7 runs them with a warning), and the
+    // statements around them still run.
+    let q = "SHOW DATABASES; DROP DATABASE other; CREATE DATABASE third";
+    let (status, body) = get(&s, &format!("q={}", enc(q))).await;
+    assert_eq!(status, 200);
+    assert!(body.contains(r#"{"statement_id":1,"error":"refusing 'DROP DATABASE other' over GET: statements that change the server need a POST request"}"#), "{body}");
+    assert!(
+        body.contains(r#"{"statement_id":2,"error":"refusing 'CREATE DATABASE third' over GET"#),
+        "{body}"
+    );
+    assert!(body.contains(r#"{"statement_id":0,"series""#), "{body}");
+    let names: Vec<String> = s.store.catalog().databases.keys().cloned().collect();
+    assert!(
+        names.contains(&"other".to_string()) && !names.contains(&"third".to_string()),
+        "{names:?}"
+    );
 }
 
 #[tokio::test]

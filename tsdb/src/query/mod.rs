@@ -142,14 +142,18 @@ impl QueryEngine {
                 statement_id: id,
                 ..StatementResult::default()
             };
+            // 1.6.7 runs these with a deprecation warning. Refusing them is what makes a
+            // cross-site GET (an <img> in a page, with the browser's cached Basic
+            // credentials) unable to drop a database.
             if ctx.read_only_method
                 && stmt.requires_write()
                 && !matches!(stmt, Statement::Select(_))
             {
-                result.messages.push((
-                    "warning".into(),
-                    format!("deprecated use of '{stmt}' in a read only context, please use a POST request instead"),
+                result.error = Some(format!(
+                    "refusing '{stmt}' over GET: statements that change the server need a POST request"
                 ));
+                results.push(result);
+                continue;
             }
             let outcome =
                 tokio::time::timeout(ctx.limits.timeout, self.execute_statement(stmt, ctx)).await;
