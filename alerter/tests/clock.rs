@@ -155,3 +155,28 @@ fn an_idle_barrier_with_delete_bounds_group_state() {
         assert_eq!(card(&task, node), 0, "{node}");
     }
 }
+
+#[test]
+fn a_deletion_through_the_watched_node_drops_its_stats_group() {
+    use alerter::runtime::Task;
+    use alerter::tick::{self, CheckOptions};
+    // stats watches the barrier, whose deletions cross the watched edge.
+    let script = "dbrp \"telegraf\".\"autogen\"\nvar b = stream\n    |from()\n        .measurement('cpu')\n        .groupBy('host')\n    |barrier()\n        .idle(1m)\n        .delete(TRUE)\nb\n    |stats(10s)\n    |log()\n";
+    let g = tick::compile(script, &CheckOptions::strict()).expect("compile");
+    let mut task = Task::new("t", g, &Options::default()).expect("task");
+    let t0 = 1_704_067_200_000_000_000i64;
+    task.tick(t0, false);
+    for h in 0..10 {
+        let p = common::Point {
+            measurement: "cpu".into(),
+            tags: vec![("host".into(), format!("h{h}"))],
+            fields: vec![("usage".into(), common::FieldValue::Float(1.0))],
+            timestamp: Some(t0 + h),
+        };
+        task.push_point("telegraf", "autogen", &p);
+    }
+    let card = |task: &Task| task.node_stats()["stats3"]["working_cardinality"];
+    assert_eq!(card(&task), 10);
+    task.tick(t0 + 61_000_000_000, false);
+    assert_eq!(card(&task), 0);
+}

@@ -129,6 +129,10 @@ impl Node for Stats {
         g.emitted += 1;
     }
 
+    fn forget(&mut self, group: &str) {
+        self.state.groups.remove(group);
+    }
+
     fn clocked(&self) -> bool {
         true
     }

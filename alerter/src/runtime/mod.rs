@@ -100,7 +100,8 @@ pub(crate) trait Node: Send {
     fn clocked(&self) -> bool {
         false
     }
-    /// A message the watched node sent on its first edge (stats nodes only).
+    /// A message the watched node sent on its first edge (stats nodes only; a group
+    /// deletion it sends arrives as [`Node::forget`]).
     fn observe(&mut self, _msg: &Msg) {}
     /// Extra stats, Kapacitor-named (`alerts_triggered`, ...).
     fn stats(&self) -> Vec<(&'static str, i64)> {
@@ -368,11 +369,16 @@ impl Task {
             && !ws.is_empty()
         {
             for sig in &sigs {
-                if let Signal::Msg(m) = sig {
-                    for &w in ws {
-                        if let Some(Some(n)) = self.nodes.get_mut(w) {
-                            n.observe(m);
-                        }
+                for &w in ws {
+                    let Some(Some(n)) = self.nodes.get_mut(w) else {
+                        continue;
+                    };
+                    match sig {
+                        Signal::Msg(m) => n.observe(m),
+                        // A deletion crossing the watched edge drops the group's counts
+                        // too, as Kapacitor's edge statistics do.
+                        Signal::Delete { group } => n.forget(group),
+                        Signal::Barrier { .. } => {}
                     }
                 }
             }
