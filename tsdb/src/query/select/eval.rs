@@ -201,7 +201,7 @@ impl RowCtx<'_> {
 
 /// `f::integer` and friends, as 1.x casts: numbers convert between each other (floats
 /// truncate toward zero), every other pairing gives no value.
-fn cast(v: Value, hint: Option<DataType>) -> Value {
+pub fn cast(v: Value, hint: Option<DataType>) -> Value {
     match (hint, v) {
         (None | Some(DataType::Field | DataType::Tag), v) => v,
         (Some(DataType::Float), Value::Integer(i)) => Value::Float(i as f64),

@@ -191,10 +191,10 @@ fn numeric_only(f: Func) -> bool {
 /// Type checks of the calls against this measurement's fields.
 fn check_calls(plan: &Plan, m: &MeasRef) -> Result<(), QueryError> {
     for c in &plan.calls {
-        if let Some(def) = m.fields.get(&c.field) {
+        if let Some(t) = c.field_type(m) {
             let numeric = numeric_only(c.func)
-                || (matches!(c.func, Func::Min | Func::Max) && def.field_type == FieldType::String);
-            numeric_check(func_name(c.func), def.field_type, numeric)?;
+                || (matches!(c.func, Func::Min | Func::Max) && t == FieldType::String);
+            numeric_check(func_name(c.func), t, numeric)?;
         }
     }
     Ok(())
@@ -275,12 +275,16 @@ fn feed(
                 match store.last_value(s.id, def.id)? {
                     Some((t, _)) if t > b.read_hi => fallback = true,
                     Some((t, v)) if t >= b.read_lo => {
-                        if let Some(a) = accs.get_mut(ci).and_then(|a| a.first_mut()) {
+                        let value = eval::cast(Value::from_storage(v), c.cast);
+                        if let (false, Some(a)) = (
+                            value.is_null(),
+                            accs.get_mut(ci).and_then(|a| a.first_mut()),
+                        ) {
                             a.push(
                                 c.func,
                                 Pt {
                                     time: t,
-                                    value: Value::from_storage(v),
+                                    value,
                                     series: si,
                                 },
                             );
@@ -307,6 +311,7 @@ fn feed(
                         .values
                         .get(call_field.get(ci).copied().unwrap_or(0))
                         .and_then(|col| col.get(row));
+                    let v = v.map(|v| eval::cast(v.clone(), c.cast));
                     if let (Some(v), Some(a)) = (v, accs.get_mut(ci).and_then(|a| a.get_mut(k)))
                         && !v.is_null()
                     {
@@ -314,7 +319,7 @@ fn feed(
                             c.func,
                             Pt {
                                 time: t,
-                                value: v.clone(),
+                                value: v,
                                 series: si,
                             },
                         );
@@ -395,7 +400,16 @@ fn feed_wave(
                     let Some(acc) = accs.get_mut(ci) else {
                         continue;
                     };
-                    feed_column(b, c.func, &buf.times, &buf.values, acc, si);
+                    match c.cast {
+                        None | Some(DataType::Field | DataType::Tag) => {
+                            feed_column(b, c.func, &buf.times, &buf.values, acc, si)
+                        }
+                        Some(t) => {
+                            if let Some(col) = cast_column(&buf.values, t) {
+                                feed_column(b, c.func, &buf.times, &col, acc, si);
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -405,6 +419,36 @@ fn feed_wave(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// A column cast as `eval::cast` casts values; `None` when no value survives.
+fn cast_column(col: &Column, t: DataType) -> Option<Column> {
+    Some(match (t, col) {
+        (DataType::Float, Column::Float(_))
+        | (DataType::Integer, Column::Integer(_))
+        | (DataType::Unsigned, Column::Unsigned(_))
+        | (DataType::String, Column::String(_))
+        | (DataType::Boolean, Column::Boolean(_)) => col.clone(),
+        (DataType::Float, Column::Integer(v)) => {
+            Column::Float(v.iter().map(|&i| i as f64).collect())
+        }
+        (DataType::Float, Column::Unsigned(v)) => {
+            Column::Float(v.iter().map(|&u| u as f64).collect())
+        }
+        (DataType::Integer, Column::Float(v)) => {
+            Column::Integer(v.iter().map(|&f| f as i64).collect())
+        }
+        (DataType::Integer, Column::Unsigned(v)) => {
+            Column::Integer(v.iter().map(|&u| u as i64).collect())
+        }
+        (DataType::Unsigned, Column::Float(v)) => {
+            Column::Unsigned(v.iter().map(|&f| f as u64).collect())
+        }
+        (DataType::Unsigned, Column::Integer(v)) => {
+            Column::Unsigned(v.iter().map(|&i| i as u64).collect())
+        }
+        _ => return None,
+    })
 }
 
 fn feed_column(b: &Buckets, func: Func, times: &[i64], col: &Column, acc: &mut [Acc], si: usize) {
@@ -523,7 +567,7 @@ pub fn aggregate_group(
         .calls
         .iter()
         .map(|c| {
-            let sum_kind = match m.fields.get(&c.field).map(|d| d.field_type) {
+            let sum_kind = match c.field_type(m) {
                 Some(FieldType::Integer) => Some(true),
                 Some(FieldType::Unsigned) => Some(false),
                 _ => None,
@@ -558,8 +602,8 @@ pub fn aggregate_group(
                 let integer = plan
                     .calls
                     .get(ci)
-                    .and_then(|c| m.fields.get(&c.field))
-                    .is_some_and(|d| d.field_type == FieldType::Integer);
+                    .and_then(|c| c.field_type(m))
+                    .is_some_and(|t| t == FieldType::Integer);
                 let mut points: Vec<(i64, f64)> = acc
                     .iter()
                     .flat_map(|a| a.points())
@@ -579,8 +623,12 @@ pub fn aggregate_group(
             }
             _ => None,
         };
+        // A call over a field the measurement lacks (or cannot be cast) has no iterator in
+        // 1.x: its column is null, not 0 (count, sum).
+        let absent = plan.calls.get(ci).is_some_and(|c| !c.reads(m));
         for (k, a) in acc.into_iter().enumerate() {
             let r = match &streamed {
+                _ if absent => None,
                 Some(w) => w.get(k).copied().flatten().map(|v| (Value::Float(v), None)),
                 None if a.is_empty() => None,
                 None => a.finish(func),
@@ -604,8 +652,9 @@ pub fn aggregate_group(
             let Some(c) = plan.calls.get(ci) else {
                 continue;
             };
-            let count_like = matches!(c.func, Func::Count | Func::CountDistinct);
-            let integer = integer_result(c.func, m.fields.get(&c.field).map(|d| d.field_type));
+            // fill(number) fills an absent call's column too, but not with count's 0.
+            let count_like = matches!(c.func, Func::Count | Func::CountDistinct) && c.reads(m);
+            let integer = integer_result(c.func, c.field_type(m));
             transform::fill(vals, fill, count_like, integer);
         }
     }

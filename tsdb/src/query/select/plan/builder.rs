@@ -144,6 +144,7 @@ impl Builder {
                     func: Func::Distinct,
                     field: f.clone(),
                     tags: vec![],
+                    cast: None,
                 });
                 PExpr::Call(self.calls.len() - 1)
             }
@@ -160,7 +161,12 @@ impl Builder {
                 PExpr::Math(c.name.clone(), args)
             }
             Expr::Call(c) => {
-                let call = self.agg_call(c)?;
+                let mut call = self.agg_call(c)?;
+                if let Some(Expr::VarRef(v)) = c.args.first().map(Expr::unparen) {
+                    call.cast = v
+                        .data_type
+                        .filter(|t| !matches!(t, DataType::Field | DataType::Tag));
+                }
                 self.calls.push(call);
                 PExpr::Call(self.calls.len() - 1)
             }
@@ -180,6 +186,7 @@ impl Builder {
                 func,
                 field: field_arg(c, &c.name)?.to_string(),
                 tags: vec![],
+                cast: None,
             })
         };
         match c.name.as_str() {
@@ -192,11 +199,13 @@ impl Builder {
                         func: Func::CountDistinct,
                         field: f.clone(),
                         tags: vec![],
+                        cast: None,
                     }),
                     Some(Expr::Call(inner)) if inner.name == "distinct" => Ok(AggCall {
                         func: Func::CountDistinct,
                         field: field_arg(inner, "distinct")?.to_string(),
                         tags: vec![],
+                        cast: None,
                     }),
                     _ => one(Func::Count),
                 }
@@ -225,6 +234,7 @@ impl Builder {
                     func: Func::Percentile(p),
                     field: field_arg(c, "percentile")?.to_string(),
                     tags: vec![],
+                    cast: None,
                 })
             }
             "integral" => {
@@ -236,6 +246,7 @@ impl Builder {
                     func: Func::Integral(unit.max(1)),
                     field: field_arg(c, "integral")?.to_string(),
                     tags: vec![],
+                    cast: None,
                 })
             }
             "sample" => {
@@ -254,6 +265,7 @@ impl Builder {
                     func: Func::Sample(k),
                     field: field_arg(c, "sample")?.to_string(),
                     tags: vec![],
+                    cast: None,
                 })
             }
             "top" | "bottom" => {
@@ -300,6 +312,7 @@ impl Builder {
                     func,
                     field: field_arg(c, &c.name)?.to_string(),
                     tags,
+                    cast: None,
                 })
             }
             "derivative"

@@ -88,6 +88,40 @@ pub struct AggCall {
     pub field: String,
     /// `top(f, tag1, tag2, N)`: the tags.
     pub tags: Vec<String>,
+    /// `mean(f::integer)`: the field's values are cast first (see `eval::cast`).
+    pub cast: Option<DataType>,
+}
+
+impl AggCall {
+    /// True when `m` has the field and its cast (if any) keeps values.
+    pub fn reads(&self, m: &MeasRef) -> bool {
+        let Some(def) = m.fields.get(&self.field) else {
+            return false;
+        };
+        let numeric = matches!(
+            def.field_type,
+            FieldType::Float | FieldType::Integer | FieldType::Unsigned
+        );
+        match self.cast {
+            Some(DataType::Float | DataType::Integer | DataType::Unsigned) => numeric,
+            Some(DataType::String) => def.field_type == FieldType::String,
+            Some(DataType::Boolean) => def.field_type == FieldType::Boolean,
+            _ => true,
+        }
+    }
+
+    /// The type of the values the call sees: the cast's, or the field's in `m`.
+    pub fn field_type(&self, m: &MeasRef) -> Option<FieldType> {
+        let stored = m.fields.get(&self.field)?.field_type;
+        Some(match self.cast {
+            Some(DataType::Float) => FieldType::Float,
+            Some(DataType::Integer) => FieldType::Integer,
+            Some(DataType::Unsigned) => FieldType::Unsigned,
+            Some(DataType::String) => FieldType::String,
+            Some(DataType::Boolean) => FieldType::Boolean,
+            _ => stored,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
