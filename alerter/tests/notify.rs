@@ -281,3 +281,18 @@ async fn slack_posts_kapacitor_s_payload_through_the_address_guard() {
         "{\"as_user\":false,\"attachments\":[{\"fallback\":\"cpu:nil is CRITICAL\",\"color\":\"danger\",\"text\":\"cpu:nil is CRITICAL\",\"mrkdwn_in\":[\"text\"]}],\"channel\":\"#ops\",\"icon_emoji\":\":fire:\",\"text\":\"\",\"username\":\"tigk\"}\n"
     );
 }
+
+#[test]
+fn https_post_urls_are_accepted_and_guarded() {
+    let opts = Options::default();
+    assert!(task(".post('https://hooks.example.com/alert')", &opts).is_ok());
+    let err = task(".post('https://169.254.169.254/latest')", &opts).expect_err("metadata");
+    assert!(err.to_string().contains("private, loopback"), "{err}");
+    let g = tick::compile(
+        "dbrp \"telegraf\".\"autogen\"\nstream|from()|httpPost('https://10.0.0.1:8443/in')",
+        &CheckOptions::strict(),
+    )
+    .expect("compile");
+    let err = Task::new("t", g, &opts).expect_err("private");
+    assert!(err.to_string().contains("private, loopback"), "{err}");
+}

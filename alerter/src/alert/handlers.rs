@@ -103,7 +103,7 @@ pub(crate) fn build(n: &GraphNode, opts: &Options) -> Result<Vec<HandlerSpec>, E
                 let Some(url) = first_str(&p.args) else {
                     return Err(bad("post needs a URL".into()));
                 };
-                let (host, port, path) = parse_http_url(&url).map_err(bad)?;
+                let (host, port, path) = crate::alert::notify::url_host_port(&url).map_err(bad)?;
                 if !opts.skip_handler_checks {
                     check_host_literal(&host, opts).map_err(bad)?;
                 }
@@ -449,6 +449,7 @@ async fn deliver(spec: &HandlerSpec, json: &str, opts: &Options) -> Result<(), S
                 .map_err(|e| e.to_string())?
         }
         HandlerSpec::Post {
+            url,
             host,
             port,
             path,
@@ -456,6 +457,11 @@ async fn deliver(spec: &HandlerSpec, json: &str, opts: &Options) -> Result<(), S
             ..
         } => {
             let addr = resolve(host, *port, opts).await?;
+            if url.starts_with("https://") {
+                let timeout = timeout_of(spec, opts);
+                return crate::alert::notify::post_json(url, headers, json.to_string(), timeout)
+                    .await;
+            }
             let mut s = tokio::net::TcpStream::connect(addr)
                 .await
                 .map_err(|e| format!("connecting to {addr}: {e}"))?;
@@ -521,7 +527,7 @@ async fn deliver(spec: &HandlerSpec, json: &str, opts: &Options) -> Result<(), S
             // The guard on the resolved addresses, as for post handlers.
             resolve(&host, port, opts).await?;
             let body = crate::alert::notify::slack_payload(json, channel, username, icon_emoji)?;
-            crate::alert::notify::slack_post(&slack.url, body, opts.delivery_timeout).await
+            crate::alert::notify::post_json(&slack.url, &[], body, opts.delivery_timeout).await
         }
     }
 }

@@ -159,20 +159,30 @@ pub(crate) fn slack_payload(
     Ok(out)
 }
 
-/// POSTs the payload (https through rustls); a non-2xx answer is a failure.
-pub(crate) async fn slack_post(url: &str, body: String, timeout: Duration) -> Result<(), String> {
-    let url = url.to_string();
+/// POSTs a JSON body (https through rustls); a non-2xx answer is a failure. The caller
+/// has run the address guard on the URL's host.
+pub(crate) async fn post_json(
+    url: &str,
+    headers: &[(String, String)],
+    body: String,
+    timeout: Duration,
+) -> Result<(), String> {
+    let (url, headers) = (url.to_string(), headers.to_vec());
     tokio::task::spawn_blocking(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .build()
             .into();
-        agent
+        let mut req = agent
             .post(&url)
             .header("Content-Type", "application/json")
-            .send(body.as_bytes())
+            .header("User-Agent", "tigk-alerter");
+        for (k, v) in &headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        req.send(body.as_bytes())
             .map(|_| ())
-            .map_err(|e| format!("slack: {e}"))
+            .map_err(|e| format!("POST {url}: {e}"))
     })
     .await
     .map_err(|e| e.to_string())?

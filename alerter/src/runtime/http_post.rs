@@ -9,7 +9,7 @@ use super::model::Msg;
 use super::nodes::{invalid, strings};
 use super::{Cx, Node};
 use crate::alert::Series;
-use crate::alert::handlers::{HandlerSpec, check_host_literal, parse_http_url};
+use crate::alert::handlers::{HandlerSpec, check_host_literal};
 use crate::error::Error;
 use crate::options::Options;
 use crate::tick::{Arg, GraphNode};
@@ -45,7 +45,8 @@ impl HttpPost {
             [] => return Err(invalid(n, "httpPost needs a URL")),
             _ => return Err(invalid(n, "httpPost expects 0 or 1 arguments")),
         };
-        let (host, port, path) = parse_http_url(&url).map_err(|e| invalid(n, e))?;
+        let (host, port, path) =
+            crate::alert::notify::url_host_port(&url).map_err(|e| invalid(n, e))?;
         if !opts.skip_handler_checks {
             check_host_literal(&host, opts).map_err(|e| invalid(n, e))?;
         }
