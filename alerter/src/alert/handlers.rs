@@ -150,7 +150,7 @@ pub(crate) fn build(n: &GraphNode, opts: &Options) -> Result<Vec<HandlerSpec>, E
                 }
                 out.push(HandlerSpec::Tcp { host, port });
             }
-            "exec" => out.push(build_exec(n, p, opts).map_err(bad)?),
+            "exec" => out.push(build_exec(p, opts).map_err(bad)?),
             "email" => {
                 let Some(smtp) = &opts.smtp else {
                     if opts.skip_handler_checks {
@@ -229,11 +229,7 @@ pub(crate) fn build(n: &GraphNode, opts: &Options) -> Result<Vec<HandlerSpec>, E
 }
 
 /// `.exec(prog, args...)`: only when exec is enabled and `prog` is allow-listed, exactly.
-fn build_exec(
-    n: &GraphNode,
-    p: &crate::tick::Property,
-    opts: &Options,
-) -> Result<HandlerSpec, String> {
+fn build_exec(p: &crate::tick::Property, opts: &Options) -> Result<HandlerSpec, String> {
     let args = crate::runtime::nodes::strings(&p.args);
     let Some((prog, rest)) = args.split_first() else {
         return Err("exec needs a program".into());
@@ -251,7 +247,6 @@ fn build_exec(
             ));
         }
     }
-    let _ = n;
     Ok(HandlerSpec::Exec {
         program,
         args: rest.to_vec(),
