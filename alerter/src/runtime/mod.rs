@@ -7,6 +7,7 @@
 //!
 //! - `model`: points, batches, groups.
 //! - `nodes`: filtering, grouping and per-point transforms.
+//! - `out`: log, influxDBOut and httpOut.
 //! - `track`: nodes with per-group memory (sample, changeDetect, derivative, state*).
 //! - `window`: stream to batch.
 //! - `influxql`: aggregates, selectors and InfluxQL transforms.
@@ -24,6 +25,7 @@ pub mod influxql;
 pub mod join;
 pub mod model;
 pub mod nodes;
+pub mod out;
 pub mod track;
 pub mod window;
 
@@ -218,9 +220,9 @@ impl Task {
                 K::Shift => Box::new(nodes::Shift::new(n)?),
                 K::Sample => Box::new(track::Sample::new(n)?),
                 K::ChangeDetect => Box::new(track::ChangeDetect::new(n)?),
-                K::Log => Box::new(nodes::Log::new(n)?),
-                K::HttpOut => Box::new(nodes::HttpOut::new(n)?),
-                K::InfluxDBOut => Box::new(nodes::InfluxDbOut::new(n)?),
+                K::Log => Box::new(out::Log::new(n)?),
+                K::HttpOut => Box::new(out::HttpOut::new(n)?),
+                K::InfluxDBOut => Box::new(out::InfluxDbOut::new(n)?),
                 K::Derivative => Box::new(track::Derivative::new(n)?),
                 K::StateDuration | K::StateCount => Box::new(track::StateTrack::new(n)?),
                 K::Window => Box::new(window::Window::new(n)?),
