@@ -21,9 +21,10 @@ pub enum Acc {
         sum: f64,
         n: u64,
     },
-    SumF(f64),
-    SumI(i64),
-    SumU(u64),
+    /// Sums, and whether any value came (an empty bucket's sum is null, not 0).
+    SumF(f64, bool),
+    SumI(i64, bool),
+    SumU(u64, bool),
     /// min/max/first/last: the selected point.
     Sel(Option<Pt>),
     /// Everything that needs all the values.
@@ -36,9 +37,9 @@ impl Acc {
             Func::Count => Acc::Count(0),
             Func::Mean => Acc::Mean { sum: 0.0, n: 0 },
             Func::Sum => match integer_sum {
-                Some(true) => Acc::SumI(0),
-                Some(false) => Acc::SumU(0),
-                None => Acc::SumF(0.0),
+                Some(true) => Acc::SumI(0, false),
+                Some(false) => Acc::SumU(0, false),
+                None => Acc::SumF(0.0, false),
             },
             Func::Min | Func::Max | Func::First | Func::Last => Acc::Sel(None),
             _ => Acc::All(Vec::new()),
@@ -54,7 +55,10 @@ impl Acc {
                 *sum += v;
                 *n += 1;
             }
-            Acc::SumF(s) => *s += v,
+            Acc::SumF(s, seen) => {
+                *s += v;
+                *seen = true;
+            }
             Acc::Sel(cur) => {
                 let better = match cur {
                     None => true,
@@ -98,10 +102,11 @@ impl Acc {
                 }
                 *n += vs.len() as u64;
             }
-            (Acc::SumF(s), _) => {
+            (Acc::SumF(s, seen), _) => {
                 for v in vs {
                     *s += v;
                 }
+                *seen |= !vs.is_empty();
             }
             (acc @ Acc::Sel(_), Func::Max | Func::Min)
                 if vs.first().is_some_and(|v| !v.is_nan()) =>
@@ -163,15 +168,22 @@ impl Acc {
                     *n += 1;
                 }
             }
-            Acc::SumF(s) => *s += p.value.as_f64().unwrap_or(0.0),
-            Acc::SumI(s) => {
-                if let Value::Integer(v) = p.value {
-                    *s = s.wrapping_add(v);
+            Acc::SumF(s, seen) => {
+                if let Some(v) = p.value.as_f64() {
+                    *s += v;
+                    *seen = true;
                 }
             }
-            Acc::SumU(s) => {
+            Acc::SumI(s, seen) => {
+                if let Value::Integer(v) = p.value {
+                    *s = s.wrapping_add(v);
+                    *seen = true;
+                }
+            }
+            Acc::SumU(s, seen) => {
                 if let Value::Unsigned(v) = p.value {
                     *s = s.wrapping_add(v);
+                    *seen = true;
                 }
             }
             Acc::Sel(cur) => {
@@ -220,7 +232,7 @@ impl Acc {
         match self {
             Acc::Count(n) => *n == 0,
             Acc::Mean { n, .. } => *n == 0,
-            Acc::SumF(_) | Acc::SumI(_) | Acc::SumU(_) => false,
+            Acc::SumF(_, seen) | Acc::SumI(_, seen) | Acc::SumU(_, seen) => !seen,
             Acc::Sel(p) => p.is_none(),
             Acc::All(v) => v.is_empty(),
         }
@@ -231,9 +243,9 @@ impl Acc {
         match self {
             Acc::Count(n) => Some((Value::Integer(n), None)),
             Acc::Mean { sum, n } => (n > 0).then(|| (Value::Float(sum / n as f64), None)),
-            Acc::SumF(s) => Some((Value::Float(s), None)),
-            Acc::SumI(s) => Some((Value::Integer(s), None)),
-            Acc::SumU(s) => Some((Value::Unsigned(s), None)),
+            Acc::SumF(s, seen) => seen.then_some((Value::Float(s), None)),
+            Acc::SumI(s, seen) => seen.then_some((Value::Integer(s), None)),
+            Acc::SumU(s, seen) => seen.then_some((Value::Unsigned(s), None)),
             Acc::Sel(p) => p.map(|p| (p.value, Some((p.time, p.series)))),
             Acc::All(points) => finish_all(func, points),
         }

@@ -268,8 +268,11 @@ pub fn raw_group(
         }
     }
     if drivers.is_empty() {
-        // Only tags selected: 1.x returns nothing.
-        return Ok(Vec::new());
+        if !store.tag_only_rows() {
+            // Only tags selected: 1.x returns nothing.
+            return Ok(Vec::new());
+        }
+        drivers.extend(m.fields.keys().cloned());
     }
     let order = store.row_order();
     if order == RowOrder::Time

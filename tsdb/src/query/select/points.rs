@@ -75,6 +75,11 @@ pub trait Points: Sync {
     fn reads_outside_range(&self) -> bool {
         false
     }
+    /// True when a raw query selecting only tags returns a row per point. 1.x returns
+    /// nothing for stored series, but a row per inner row for a subquery.
+    fn tag_only_rows(&self) -> bool {
+        false
+    }
 }
 
 impl Points for Store {
@@ -338,6 +343,9 @@ impl Points for MemPoints {
         self.order
     }
     fn reads_outside_range(&self) -> bool {
+        true
+    }
+    fn tag_only_rows(&self) -> bool {
         true
     }
     fn time_bounds(&self, series: SeriesId, field: FieldId) -> crate::Result<Option<(i64, i64)>> {
