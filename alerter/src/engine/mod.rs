@@ -108,6 +108,8 @@ pub(crate) struct Inner {
     /// Where `alerter.db` is (history reads open their own connection).
     dir: PathBuf,
     store: tsdb::Store,
+    /// Where batch tasks query: the store, or a remote engine.
+    batch: Arc<dyn crate::batch::BatchSource>,
     opts: Options,
     rt: tokio::runtime::Handle,
     tasks: Mutex<BTreeMap<String, Entry>>,
@@ -166,6 +168,18 @@ impl Engine {
     /// Opens `dir/alerter.db` and starts every enabled task, each from its saved state
     /// and write-log position. Must be called inside a tokio runtime.
     pub fn open(dir: &Path, store: tsdb::Store, opts: Options) -> Result<Engine, Error> {
+        let batch = Arc::new(crate::batch::StoreSource::new(store.clone()));
+        Engine::open_with_source(dir, store, batch, opts)
+    }
+
+    /// [`Engine::open`] with batch tasks querying `batch` instead of the store (a remote
+    /// engine); stream tasks still follow the store's write log.
+    pub fn open_with_source(
+        dir: &Path,
+        store: tsdb::Store,
+        batch: Arc<dyn crate::batch::BatchSource>,
+        opts: Options,
+    ) -> Result<Engine, Error> {
         let db = Db::open(dir)?;
         let defs = db.load_tasks()?;
         let engine = Engine {
@@ -173,6 +187,7 @@ impl Engine {
                 db: Mutex::new(db),
                 dir: dir.to_path_buf(),
                 store,
+                batch,
                 opts,
                 rt: tokio::runtime::Handle::try_current().map_err(|e| {
                     Error::Invalid(format!("the alerter needs a tokio runtime: {e}"))

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use super::{Inner, SUBSCRIBER, TaskDef, lock, now_ns};
 use crate::alert::AlertEvent;
 use crate::alert::handlers::{Delivery, HandlerSpec, deliver_once, log_has_line};
-use crate::batch::{QuerySpec, StoreSource};
+use crate::batch::QuerySpec;
 use crate::error::Error;
 use crate::runtime::Task;
 use crate::tick::TaskType;
@@ -334,7 +334,7 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
 }
 
 async fn batch_loop(ctx: Ctx, specs: Vec<QuerySpec>, mut stop: watch::Receiver<bool>) {
-    let source = StoreSource::new(ctx.inner.store.clone());
+    let source = ctx.inner.batch.clone();
     let origin = now_ns();
     let mut next: Vec<Option<i64>> = specs.iter().map(|s| s.next_after(origin, origin)).collect();
     loop {
@@ -376,14 +376,17 @@ async fn batch_loop(ctx: Ctx, specs: Vec<QuerySpec>, mut stop: watch::Receiver<b
                     continue;
                 }
             };
-            let series =
-                match crate::batch::BatchSource::query(&source, &spec.db, &spec.rp, &q, at).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        ctx.fail(e);
-                        continue;
-                    }
-                };
+            let series = match crate::batch::BatchSource::query(
+                &*source, &spec.db, &spec.rp, &q, at,
+            )
+            .await
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    ctx.fail(e);
+                    continue;
+                }
+            };
             let batches = spec.to_batches(series, at);
             lock(&ctx.task).push_batches(spec.node, batches)
         };

@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub exec: Option<alerter::options::ExecOptions>,
     pub smtp: Option<alerter::options::SmtpOptions>,
     pub slack: Option<alerter::options::SlackOptions>,
+    /// The embedded store, or a remote engine (`[storage]`, commands/remote.rs).
+    pub storage: super::remote::Storage,
 }
 
 /// Self-monitoring into the `_internal` database (InfluxDB's `[monitor]`).
@@ -81,6 +83,7 @@ impl Default for ServerConfig {
             exec: None,
             smtp: None,
             slack: None,
+            storage: super::remote::Storage::Embedded,
         }
     }
 }
@@ -99,6 +102,7 @@ struct RawConfig {
     metrics: RawMetrics,
     monitor: RawMonitor,
     smtp: alerter::options::SmtpConfig,
+    storage: super::remote::RawStorage,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -360,6 +364,7 @@ pub fn parse(origin: &str, text: &str) -> anyhow::Result<ServerConfig> {
         .validate()
         .map_err(|e| section("alerter.slack", e))?;
     cfg.smtp = raw.smtp.validate().map_err(|e| section("smtp", e))?;
+    cfg.storage = raw.storage.validate(origin, cfg.bind, cfg.auth)?;
     Ok(cfg)
 }
 

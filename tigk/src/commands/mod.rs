@@ -4,6 +4,7 @@ pub mod backup;
 pub mod config;
 pub mod downloads;
 pub mod monitor;
+pub mod remote;
 pub mod serve;
 pub mod tls;
 pub mod task;

@@ -156,10 +156,7 @@ pub async fn run_server_with(
         tsdb::http::require_admin,
     ));
     let ui_state = ui::UiState::new(
-        Arc::new(ui::EngineSource::with_limits(
-            store.clone(),
-            cfg.http.query.clone(),
-        )),
+        super::remote::data_source(cfg, &store)?,
         &args.data_dir,
         ui::UiConfig {
             secure_cookies: cfg.tls.is_some(),
@@ -203,6 +200,8 @@ pub async fn run_server_with(
         "tigk listening on {scheme}://{addr} (auth {}); web UI at {scheme}://{addr}/",
         if args.no_auth { "off" } else { "on" }
     );
+    let subscriptions =
+        super::remote::spawn_subscriptions(cfg, alerter.clone(), store.clone(), addr)?;
     if let Some(tx) = ready {
         let _ = tx.send(addr);
     }
@@ -214,8 +213,8 @@ pub async fn run_server_with(
         }
         None => super::accept::serve(listener, app, limits, shutdown).await,
     }
-    if let Some(m) = monitor {
-        m.abort();
+    for task in [monitor, subscriptions].into_iter().flatten() {
+        task.abort();
     }
     tracing::info!("shutting down: saving alert state, flushing the store");
     tokio::task::spawn_blocking(move || {
@@ -255,7 +254,7 @@ pub fn open_alerter_with(
     std::fs::create_dir_all(&alert_dir)
         .with_context(|| format!("creating {}", alert_dir.display()))?;
     opts.hostname = hostname();
-    alerter::engine::Engine::open(&cfg.data_dir, store, opts).context("starting the alerter")
+    super::remote::open_alerter(cfg, store, opts)
 }
 
 fn hostname() -> String {
