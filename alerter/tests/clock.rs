@@ -180,3 +180,23 @@ fn a_deletion_through_the_watched_node_drops_its_stats_group() {
     task.tick(t0 + 61_000_000_000, false);
     assert_eq!(card(&task), 0);
 }
+
+#[test]
+fn deadman_message_names_the_interval_as_go_prints_it() {
+    use alerter::tick::{self, CheckOptions};
+    let g = tick::compile(
+        "dbrp \"telegraf\".\"autogen\"\nstream|from().measurement('cpu')|deadman(1.0, 1m)",
+        &CheckOptions::strict(),
+    )
+    .expect("compile");
+    let alert = g
+        .nodes
+        .iter()
+        .find(|n| n.kind == alerter::tick::NodeKind::Alert)
+        .expect("alert node");
+    let msg = match alert.prop("message").and_then(|p| p.args.first()) {
+        Some(alerter::tick::Arg::String(s)) => s.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(msg.ends_with(" points/1m0s."), "{msg}");
+}

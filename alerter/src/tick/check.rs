@@ -673,7 +673,8 @@ impl Checker<'_> {
             }
         }
         let parent_name = self.nodes[parent].name();
-        let interval_s = super::functions::format_duration(interval);
+        // Go's `Duration.String()`, as Kapacitor fills in INTERVAL (`1m0s`, `10s`).
+        let interval_s = crate::gofmt::duration_string(interval);
         let id = format!("node '{parent_name}' in task '{{{{ .TaskName }}}}'");
         let message = format!(
             "{{{{ .ID }}}} is {{{{ if eq .Level \"OK\" }}}}alive{{{{ else }}}}dead{{{{ end }}}}: {{{{ index .Fields \"emitted\" | printf \"%0.3f\" }}}} points/{interval_s}."
