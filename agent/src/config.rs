@@ -203,6 +203,10 @@ output_struct!(RawInfluxdb {
     skip_database_creation: Option<bool>,
     user_agent: Option<String>,
     http_headers: BTreeMap<String, String>,
+    /// PEM file of the CA(s) to trust for https:// urls instead of the bundled roots.
+    tls_ca: Option<Spanned<String>>,
+    /// Telegraf's name: accept any server certificate (testing only).
+    insecure_skip_verify: Option<bool>,
 });
 
 output_struct!(RawFile {

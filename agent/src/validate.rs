@@ -419,7 +419,40 @@ fn influxdb_options(v: &V<'_>, r: &config::RawInfluxdb) -> Result<influxdb::Infl
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        tls_ca: match &r.tls_ca {
+            None => Vec::new(),
+            Some(path) => read_ca(v, path)?,
+        },
+        insecure_skip_verify: r.insecure_skip_verify.unwrap_or(false),
     })
+}
+
+#[cfg(not(feature = "tls"))]
+fn read_ca(v: &V<'_>, path: &Spanned<String>) -> Result<Vec<Vec<u8>>> {
+    Err(v
+        .src
+        .error_span(path, "tls_ca needs the agent built with the `tls` feature"))
+}
+
+/// The certificates of a PEM file, as DER; an unreadable file or one without a
+/// certificate is an error at the `tls_ca` line.
+#[cfg(feature = "tls")]
+fn read_ca(v: &V<'_>, path: &Spanned<String>) -> Result<Vec<Vec<u8>>> {
+    let file = path.get_ref();
+    let pem =
+        std::fs::read(file).map_err(|e| v.src.error_span(path, format!("tls_ca {file:?}: {e}")))?;
+    let certs: Vec<Vec<u8>> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c.der().to_vec()),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(v
+            .src
+            .error_span(path, format!("tls_ca {file:?}: no PEM certificate in it")));
+    }
+    Ok(certs)
 }
 
 #[cfg(target_os = "linux")]

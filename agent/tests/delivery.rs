@@ -27,6 +27,8 @@ fn options(server: &Server, gzip: bool) -> InfluxdbOptions {
         skip_database_creation: true,
         user_agent: "test".into(),
         http_headers: Vec::new(),
+        tls_ca: Vec::new(),
+        insecure_skip_verify: false,
     }
 }
 

@@ -201,3 +201,89 @@ fn bad_certificate_or_key_files_are_refused_at_start() {
         );
     }
 }
+
+#[test]
+fn the_agent_writes_over_https_trusting_the_servers_ca() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = certificate();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, &cert).expect("cert");
+    std::fs::write(&key_path, &key).expect("key");
+    let config = dir.path().join("tigk.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[tls]\ncert = {:?}\nkey = {:?}\n[monitor]\nstore_enabled = false\n",
+            cert_path.display().to_string(),
+            key_path.display().to_string()
+        ),
+    )
+    .expect("config");
+    let data = dir.path().join("data");
+    let created = Command::new(env!("CARGO_BIN_EXE_tigk"))
+        .args([
+            "user",
+            "create",
+            "--name",
+            "admin",
+            "--password",
+            "tls-admin",
+            "--admin",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .status()
+        .expect("tigk user create");
+    assert!(created.success());
+    let server = start(&config, &data);
+    let port = server.addr.rsplit(':').next().expect("port");
+
+    let agent_config = |ca: Option<&Path>| {
+        let ca = ca.map_or(String::new(), |p| {
+            format!("tls_ca = {:?}\n", p.display().to_string())
+        });
+        let text = format!(
+            "[agent]\nhostname = \"tls-host\"\n[[inputs.mem]]\n[[outputs.influxdb]]\n\
+             urls = [\"https://localhost:{port}\"]\ndatabase = \"telegraf\"\n\
+             username = \"admin\"\npassword = \"tls-admin\"\n{ca}"
+        );
+        agent::validate::parse("agent.toml", &text, |_| None).expect("agent config")
+    };
+    // The bundled roots do not know a self-signed certificate: refused.
+    let untrusted = agent::pipeline::Agent::new(agent_config(None))
+        .expect("agent")
+        .once();
+    assert!(untrusted.is_err(), "wrote to a server it should not trust");
+    agent::pipeline::Agent::new(agent_config(Some(&cert_path)))
+        .expect("agent")
+        .once()
+        .expect("written over https");
+
+    let q = "SELECT count(used) FROM mem WHERE host = 'tls-host'";
+    let mut resp = client(&cert)
+        .get(format!(
+            "https://localhost:{port}/query?db=telegraf&u=admin&p=tls-admin&q={}",
+            q.replace(' ', "%20")
+                .replace('=', "%3D")
+                .replace('\'', "%27")
+        ))
+        .call()
+        .expect("query");
+    let body = resp.body_mut().read_to_string().expect("body");
+    assert!(body.contains(",1]]"), "{body}");
+
+    // A tls_ca file without a certificate is a config error at its line.
+    std::fs::write(dir.path().join("empty.pem"), "nothing here").expect("write");
+    let text = format!(
+        "[[outputs.influxdb]]\nurls = [\"https://localhost:{port}\"]\ntls_ca = {:?}\n",
+        dir.path().join("empty.pem").display().to_string()
+    );
+    let err = agent::validate::parse("agent.toml", &text, |_| None)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("no PEM certificate") && err.contains(":3:"),
+        "{err}"
+    );
+}

@@ -29,6 +29,23 @@ pub struct InfluxdbOptions {
     pub skip_database_creation: bool,
     pub user_agent: String,
     pub http_headers: Vec<(String, String)>,
+    /// DER certificates to trust instead of the bundled roots (from `tls_ca`).
+    pub tls_ca: Vec<Vec<u8>>,
+    pub insecure_skip_verify: bool,
+}
+
+#[cfg(feature = "tls")]
+fn tls_config(opts: &InfluxdbOptions) -> ureq::tls::TlsConfig {
+    let mut tls = ureq::tls::TlsConfig::builder().disable_verification(opts.insecure_skip_verify);
+    if !opts.tls_ca.is_empty() {
+        let certs: Vec<ureq::tls::Certificate<'static>> = opts
+            .tls_ca
+            .iter()
+            .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+            .collect();
+        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+    }
+    tls.build()
 }
 
 pub struct Influxdb {
@@ -43,12 +60,13 @@ pub struct Influxdb {
 
 impl Influxdb {
     pub fn new(opts: InfluxdbOptions) -> Influxdb {
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .timeout_global(Some(opts.timeout))
             .http_status_as_error(false)
-            .user_agent(opts.user_agent.as_str())
-            .build()
-            .new_agent();
+            .user_agent(opts.user_agent.as_str());
+        #[cfg(feature = "tls")]
+        let config = config.tls_config(tls_config(&opts));
+        let agent = config.build().new_agent();
         let auth = match (&opts.token, &opts.username) {
             (Some(t), _) => Some(format!("Token {t}")),
             (None, Some(u)) => {
