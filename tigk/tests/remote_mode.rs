@@ -1,0 +1,398 @@
+//! `[storage] backend = "remote"` against a real InfluxDB 1.6.7 (Debian package `influxdb`)
+//! on loopback: the agent writes to influxd; tigk renders the default dashboard from it and
+//! runs the seed batch task through queries (failing over past a dead URL), and the seed
+//! stream task through an InfluxDB subscription, raising the same alerts as an embedded tigk
+//! fed the same points.
+//!
+//! Not skipped when `influxd` is missing: `.ci/run` installs the package.
+
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use support::{Server, encode, post, query};
+
+const PASSWORD: &str = "remote-mode-pw";
+
+struct Influxd {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Influxd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn start_influxd() -> Influxd {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (http, rpc) = (free_port(), free_port());
+    let d = dir.path().display();
+    let config = format!(
+        "reporting-disabled = true\nbind-address = \"127.0.0.1:{rpc}\"\n\
+         [meta]\n  dir = \"{d}/meta\"\n\
+         [data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n\
+         [http]\n  bind-address = \"127.0.0.1:{http}\"\n  log-enabled = false\n\
+         [monitor]\n  store-enabled = false\n"
+    );
+    let path = dir.path().join("influxdb.conf");
+    std::fs::write(&path, config).expect("write influxdb.conf");
+    let child = Command::new("influxd")
+        .args(["run", "-config"])
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("influxd is not on PATH: install the Debian package `influxdb` (1.6.7)");
+    let server = Influxd {
+        child,
+        url: format!("http://127.0.0.1:{http}"),
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ureq::get(format!("{}/ping", server.url)).call().is_err() {
+        assert!(Instant::now() < deadline, "influxd did not answer /ping");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    influx_query(&server, "CREATE DATABASE telegraf");
+    server
+}
+
+fn influx_query(influx: &Influxd, q: &str) -> serde_json::Value {
+    let (status, text) = post(
+        &format!("{}/query?db=telegraf", influx.url),
+        "application/x-www-form-urlencoded",
+        format!("q={}", encode(q)).as_bytes(),
+    )
+    .expect("influxd query");
+    assert_eq!(status, 200, "{q}: {text}");
+    serde_json::from_str(&text).expect("json")
+}
+
+fn influx_write(influx: &Influxd, lines: &str) {
+    let (status, text) = post(
+        &format!("{}/write?db=telegraf", influx.url),
+        "text/plain",
+        lines.as_bytes(),
+    )
+    .expect("influxd write");
+    assert_eq!(status, 204, "{text}");
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as i64
+}
+
+/// A data directory with an admin user, and a config file (auth off: loopback only).
+fn prepare(dir: &Path, storage: &str) -> std::path::PathBuf {
+    let made = Command::new(env!("CARGO_BIN_EXE_tigk"))
+        .args(["user", "create", "--name", "admin", "--admin", "--password"])
+        .arg(PASSWORD)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .output()
+        .expect("tigk user create");
+    assert!(made.status.success(), "{made:?}");
+    let config = dir.join("tigk.toml");
+    std::fs::write(
+        &config,
+        format!("[auth]\nenabled = false\n[monitor]\nstore_enabled = false\n{storage}"),
+    )
+    .expect("config");
+    config
+}
+
+fn remote_storage(influx: &Influxd) -> String {
+    // Nothing listens on the first URL: every request fails over to influxd.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    format!(
+        "[storage]\nbackend = \"remote\"\nurls = [\"{dead}\", \"{}\"]\ntimeout = \"10s\"\n\
+         subscription_sync = \"1s\"\n",
+        influx.url
+    )
+}
+
+fn start(dir: &Path, config: &Path) -> Server {
+    let config = config.to_str().expect("utf-8 path");
+    Server::start(&dir.join("data"), &["--config", config])
+}
+
+/// Defines and enables a task through the task API; `LOG` in the script is the alert log.
+fn define(server: &Server, id: &str, script: &str, log: &str) {
+    let path = server.data_dir.join("alerts").join(log);
+    let body = serde_json::json!({
+        "id": id,
+        "script": script.replace("LOG", &path.to_string_lossy()),
+        "status": "enabled",
+    });
+    let (status, text) = post(
+        &server.url("/kapacitor/v1/tasks"),
+        "application/json",
+        body.to_string().as_bytes(),
+    )
+    .expect("define");
+    assert_eq!(status, 200, "{text}");
+}
+
+/// The seed stream task of `tigk up` (tigk/src/commands/up.rs).
+const STREAM_TASK: &str = r#"dbrp "telegraf"."autogen"
+stream
+    |from()
+        .measurement('cpu')
+    |alert()
+        .crit(lambda: int("usage_idle") <  70)
+        .log('LOG')
+"#;
+
+/// The seed batch task, run every second instead of every five minutes.
+const BATCH_TASK: &str = r#"dbrp "telegraf"."autogen"
+batch
+    |query('''
+        SELECT mean(usage_idle)
+        FROM "telegraf"."autogen"."cpu"
+    ''')
+        .period(5m)
+        .every(1s)
+        .groupBy(time(1m), 'cpu')
+    |alert()
+        .crit(lambda: "mean" < 70)
+        .log('LOG')
+"#;
+
+fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A signed-in UI session's GET.
+fn ui_get(server: &Server) -> impl Fn(&str) -> (u16, String) + use<> {
+    let ui: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let login = ui.get(server.url("/login")).call().expect("login form");
+    let csrf = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("tigk_csrf="))
+        .and_then(|c| c.split(';').next())
+        .expect("csrf cookie")
+        .to_string();
+    let resp = ui
+        .post(server.url("/login"))
+        .header("Origin", format!("http://{}", server.addr))
+        .header("Cookie", format!("tigk_csrf={csrf}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send(format!("csrf={csrf}&user=admin&password={PASSWORD}&next=%2F").as_bytes())
+        .expect("sign in");
+    assert_eq!(resp.status().as_u16(), 303, "signed in");
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|c| c.split(';').next().map(str::to_string))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let base = format!("http://{}", server.addr);
+    move |path: &str| {
+        let mut resp = ui
+            .get(format!("{base}{path}"))
+            .header("Cookie", &cookie)
+            .call()
+            .expect("page");
+        let status = resp.status().as_u16();
+        (status, resp.body_mut().read_to_string().expect("body"))
+    }
+}
+
+#[test]
+fn dashboards_and_batch_tasks_read_the_remote_engine() {
+    let influx = start_influxd();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = prepare(dir.path(), &remote_storage(&influx));
+    let server = start(dir.path(), &config);
+
+    // The agent writes to influxd, as Telegraf would.
+    let agent_config = format!(
+        "[agent]\nhostname = \"remote-host\"\n[[inputs.mem]]\n[[inputs.system]]\n\
+         [[inputs.disk]]\nmount_points = [\"/\"]\nignore_fs = []\n\
+         [[outputs.influxdb]]\nurls = [\"{}\"]\ndatabase = \"telegraf\"\ntimeout = \"30s\"\n",
+        influx.url
+    );
+    let cfg = agent::validate::parse("remote.toml", &agent_config, |_| None).expect("agent config");
+    agent::pipeline::Agent::new(cfg)
+        .expect("agent")
+        .once()
+        .expect("written");
+    // CPU usage needs two samples; this host's idleness is not what is tested either.
+    let t = now_ns() - 20_000_000_000;
+    influx_write(
+        &influx,
+        &format!(
+            "cpu,cpu=cpu0,host=remote-host usage_idle=10,usage_user=85 {t}\n\
+             cpu,cpu=cpu1,host=remote-host usage_idle=95,usage_user=3 {t}\n"
+        ),
+    );
+
+    define(&server, "batch_cpu_alert", BATCH_TASK, "batch_alerts.log");
+    let log = server.data_dir.join("alerts").join("batch_alerts.log");
+    wait_for("the batch task's alert", 60, || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("CRITICAL"))
+    });
+    let text = std::fs::read_to_string(&log).expect("log");
+    let first: serde_json::Value =
+        serde_json::from_str(text.lines().next().expect("a line")).expect("alert json");
+    assert_eq!(first["level"], "CRITICAL", "{text}");
+    assert_eq!(first["data"]["series"][0]["tags"]["cpu"], "cpu0", "{text}");
+    assert_eq!(first["data"]["series"][0]["values"][0][1], 10, "{text}");
+    assert!(!text.contains("cpu1"), "cpu1 is idle enough: {text}");
+
+    // The dashboard is drawn from influxd: tigk's own store holds no agent data.
+    let local = query(&server, "telegraf", "SHOW DATABASES");
+    assert!(!local.to_string().contains("\"telegraf\""), "{local}");
+    let get = ui_get(&server);
+    let (status, hosts) = get("/hosts");
+    assert_eq!(status, 200, "{hosts}");
+    assert!(hosts.contains("remote-host"), "{hosts}");
+    let (status, page) = get("/d/agent-overview?from=now-15m");
+    assert_eq!(status, 200, "{page}");
+    assert!(!page.contains("Query error"), "{page}");
+    assert!(page.contains("Memory used by host"), "{page}");
+    assert!(
+        page.contains("remote-host"),
+        "series are named by host: {page}"
+    );
+    server.stop();
+}
+
+/// The points both servers get: two CPUs crossing the threshold back and forth, written in
+/// several requests.
+fn batches(t0: i64) -> Vec<String> {
+    let idle = [
+        [90.0, 99.0],
+        [50.0, 98.0],
+        [60.0, 20.0],
+        [95.0, 25.5],
+        [96.0, 80.0],
+        [10.0, 81.0],
+    ];
+    idle.iter()
+        .enumerate()
+        .map(|(i, pair)| {
+            let t = t0 + i as i64 * 10_000_000_000;
+            format!(
+                "cpu,cpu=cpu0,host=h usage_idle={} {t}\ncpu,cpu=cpu1,host=h usage_idle={} {}\n",
+                pair[0],
+                pair[1],
+                t + 1_000_000_000
+            )
+        })
+        .collect()
+}
+
+fn count_cpu(server: &Server) -> i64 {
+    let v = query(server, "telegraf", "SELECT count(usage_idle) FROM cpu");
+    v["results"][0]["series"][0]["values"][0][1]
+        .as_i64()
+        .unwrap_or(0)
+}
+
+#[test]
+fn stream_tasks_get_the_engine_writes_through_a_subscription() {
+    let influx = start_influxd();
+    let remote_dir = tempfile::tempdir().expect("tempdir");
+    let remote_cfg = prepare(remote_dir.path(), &remote_storage(&influx));
+    let remote = start(remote_dir.path(), &remote_cfg);
+    let embedded_dir = tempfile::tempdir().expect("tempdir");
+    let embedded_cfg = prepare(embedded_dir.path(), "");
+    let embedded = start(embedded_dir.path(), &embedded_cfg);
+    query(&embedded, "telegraf", "CREATE DATABASE telegraf");
+    for s in [&remote, &embedded] {
+        define(s, "cpu_alert", STREAM_TASK, "alerts.log");
+    }
+
+    // tigk registers its subscription for the task's database, pointing at itself.
+    let want = format!("http://{}", remote.addr);
+    wait_for("the subscription", 30, || {
+        influx_query(&influx, "SHOW SUBSCRIPTIONS")
+            .to_string()
+            .contains(&want)
+    });
+
+    let t0 = now_ns() - 600_000_000_000;
+    let mut sent = 0;
+    for lines in batches(t0) {
+        let (status, text) = post(
+            &embedded.url("/write?db=telegraf"),
+            "text/plain",
+            lines.as_bytes(),
+        )
+        .expect("write");
+        assert_eq!(status, 204, "{text}");
+        influx_write(&influx, &lines);
+        sent += 2;
+        // The engine pushes each write on its own schedule; wait for it to reach the spool
+        // so that the task sees the writes in the same order.
+        wait_for("the pushed points in the spool", 30, || {
+            count_cpu(&remote) == sent
+        });
+    }
+
+    let read = |s: &Server| {
+        std::fs::read_to_string(s.data_dir.join("alerts").join("alerts.log")).unwrap_or_default()
+    };
+    // The embedded server's alerts are the reference (one group; every non-OK point and
+    // each recovery is an event, as in Kapacitor without stateChangesOnly).
+    wait_for("the embedded server's alerts", 30, || {
+        read(&embedded).lines().count() >= 9
+    });
+    let expected = read(&embedded);
+    let levels: Vec<String> = expected
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["level"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        levels,
+        [
+            "CRITICAL", "OK", "CRITICAL", "CRITICAL", "OK", "CRITICAL", "OK", "CRITICAL", "OK"
+        ],
+        "{expected}"
+    );
+    wait_for("the remote server's alerts", 30, || {
+        read(&remote).lines().count() >= 9
+    });
+    assert_eq!(read(&remote), expected);
+    remote.stop();
+    embedded.stop();
+}
