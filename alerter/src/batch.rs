@@ -152,6 +152,17 @@ fn convert_cron(expr: &str) -> String {
     fields.join(" ")
 }
 
+/// Every measurement a query reads, down through its subqueries: each must be in the
+/// task's dbrps, whatever depth it is named at.
+fn measurements<'a>(sources: &'a [Source], out: &mut Vec<&'a influxql::ast::Measurement>) {
+    for s in sources {
+        match s {
+            Source::Measurement(m) => out.push(m),
+            Source::SubQuery(q) => measurements(&q.sources, out),
+        }
+    }
+}
+
 fn bad(n: &GraphNode, m: impl std::fmt::Display) -> Error {
     Error::Invalid(format!("{}: {m}", n.name()))
 }
@@ -168,14 +179,10 @@ impl QuerySpec {
             _ => return Err(bad(n, "query must be exactly one SELECT statement")),
         };
         let default = dbrps.first();
+        let mut read = Vec::new();
+        measurements(&stmt.sources, &mut read);
         let (mut db, mut rp) = (None, None);
-        for s in &stmt.sources {
-            let Source::Measurement(m) = s else {
-                return Err(Error::Unsupported(format!(
-                    "{}: subqueries in batch queries are not supported yet",
-                    n.name()
-                )));
-            };
+        for m in read {
             let d = m.database.clone().or_else(|| default.map(|d| d.db.clone()));
             let r = m
                 .retention_policy

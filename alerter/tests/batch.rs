@@ -156,6 +156,30 @@ batch|query('SELECT mean(x) FROM "other"."autogen"."cpu"').period(1m).every(1m)|
 }
 
 #[test]
+fn subquery_sources_must_read_task_dbrps() {
+    // The check walks into subqueries: a nested read of another database is refused
+    // as a direct one is, and the same query over the task's dbrp is accepted.
+    let q = |db: &str| {
+        format!(
+            r#"dbrp "telegraf"."autogen"
+batch|query('SELECT max(mean) FROM (SELECT mean(x) FROM (SELECT x FROM "{db}"."autogen"."cpu"))').period(1m).every(1m)|alert()"#
+        )
+    };
+    let graph = tick::compile(&q("other"), &CheckOptions::strict()).expect("compile");
+    let err = Task::new("b", graph, &Options::default()).expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        "query1: batch query is not allowed to request data from \"other\".\"autogen\""
+    );
+    let graph = tick::compile(&q("telegraf"), &CheckOptions::strict()).expect("compile");
+    let spec = &QuerySpec::all(&graph).expect("accepted")[0];
+    assert_eq!(
+        (spec.db.as_str(), spec.rp.as_str()),
+        ("telegraf", "autogen")
+    );
+}
+
+#[test]
 fn cron_schedule() {
     let script = r#"dbrp "telegraf"."autogen"
 batch|query('SELECT mean(x) FROM "telegraf"."autogen"."cpu"').period(1m).cron('*/15 * * * *')|alert()"#;
