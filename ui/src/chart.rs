@@ -439,6 +439,9 @@ fn draw(spec: &ChartSpec, series: &[Series]) -> DrawResult<String> {
     let (y_lo, y_hi) = y_range(spec, &segments);
     let span = spec.to_ns - spec.from_ns;
     let mut buf = String::new();
+    // The plot area's corners in SVG pixels, for the script's tooltips and drag-zoom.
+    let corners;
+    let mut annotated = 0usize;
     {
         let root = SVGBackend::with_string(&mut buf, (spec.width, spec.height)).into_drawing_area();
         root.fill(&p.bg).map_err(e)?;
@@ -472,6 +475,10 @@ fn draw(spec: &ChartSpec, series: &[Series]) -> DrawResult<String> {
             .light_line_style(TRANSPARENT)
             .draw()
             .map_err(e)?;
+        corners = (
+            chart.backend_coord(&(spec.from_ns, y_hi)),
+            chart.backend_coord(&(spec.to_ns, y_lo)),
+        );
         for t in &spec.thresholds {
             let (a, b) = (t.from.max(y_lo), t.to.min(y_hi));
             if a < b {
@@ -497,6 +504,7 @@ fn draw(spec: &ChartSpec, series: &[Series]) -> DrawResult<String> {
                 continue;
             }
             let c = level_color(a.level);
+            annotated += 1;
             chart
                 .draw_series(std::iter::once(PathElement::new(
                     vec![(a.at_ns, y_lo), (a.at_ns, y_hi)],
@@ -521,7 +529,64 @@ fn draw(spec: &ChartSpec, series: &[Series]) -> DrawResult<String> {
         }
         root.present().map_err(e)?;
     }
-    Ok(buf)
+    let segs: Vec<usize> = segments.iter().map(Vec::len).collect();
+    let meta = ChartMeta {
+        corners,
+        range_ns: (spec.from_ns, spec.to_ns),
+        values: (y_lo, y_hi),
+        unit: spec.unit,
+        names: series
+            .iter()
+            .take(segs.len())
+            .map(|s| s.name.as_str())
+            .collect(),
+        // Every line is a <polyline>; the series' come after the axes and the mesh and
+        // before one per annotation marker.
+        first_line: buf
+            .matches("<polyline")
+            .count()
+            .saturating_sub(annotated + segs.iter().sum::<usize>()),
+        segs,
+    };
+    Ok(meta.annotate(buf))
+}
+
+/// What `static/tigk.js` needs to read values off a chart, as data attributes on its
+/// `<svg>`: pixel corners of the plot, the time and value ranges they stand for, the unit,
+/// and which `<polyline>`s belong to which series.
+struct ChartMeta<'a> {
+    corners: ((i32, i32), (i32, i32)),
+    range_ns: (i64, i64),
+    values: (f64, f64),
+    unit: Unit,
+    names: Vec<&'a str>,
+    first_line: usize,
+    segs: Vec<usize>,
+}
+
+impl ChartMeta<'_> {
+    fn annotate(&self, svg: String) -> String {
+        let ((x0, y0), (x1, y1)) = self.corners;
+        let names = serde_json::to_string(&self.names).unwrap_or_else(|_| "[]".into());
+        let segs: Vec<String> = self.segs.iter().map(usize::to_string).collect();
+        let attrs = format!(
+            "<svg class=\"chart\" data-plot=\"{x0} {y0} {x1} {y1}\" data-t=\"{} {}\" \
+             data-v=\"{} {}\" data-unit=\"{}\" data-first=\"{}\" data-segs=\"{}\" \
+             data-names=\"{}\"",
+            self.range_ns.0 / 1_000_000,
+            self.range_ns.1 / 1_000_000,
+            self.values.0,
+            self.values.1,
+            self.unit.as_str(),
+            self.first_line,
+            segs.join(" "),
+            crate::web::html_escape(&names),
+        );
+        match svg.strip_prefix("<svg") {
+            Some(rest) => attrs + rest,
+            None => svg,
+        }
+    }
 }
 
 fn draw_legend(

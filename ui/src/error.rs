@@ -108,8 +108,11 @@ impl IntoResponse for UiError {
         if status.is_server_error() && !matches!(self, UiError::AlertingOff) {
             tracing::error!(error = %self, "ui request failed");
         }
-        let body = render::error_page(status, &self.public_message());
+        let message = self.public_message();
+        let body = render::error_page(None, status, &message);
         let mut resp = (status, body).into_response();
+        resp.extensions_mut()
+            .insert(render::ErrorPage { status, message });
         if matches!(self, UiError::RateLimited) {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("300"));

@@ -14,6 +14,7 @@
 //! - `dashboards`: user dashboards (list, panels, query builder, JSON export/import) and
 //!   the agent dashboard provisioned on first start.
 //! - `timerange`: the time-range picker's URL parameters.
+//! - `cache`: settled buckets of panel queries, so a reload queries only the newest ones.
 //! - `query`: InfluxQL building (quoted, parsed back, read-only) and result conversion.
 //! - `chart`: time series to SVG with plotters, min/max downsampled per pixel column.
 //! - `units`: number, byte, duration and UTC time formatting.
@@ -22,6 +23,7 @@
 
 mod admin;
 mod alerts;
+mod cache;
 pub mod chart;
 mod dashboards;
 mod db;
@@ -58,6 +60,7 @@ pub fn router(state: UiState) -> Router {
     let app = Router::new()
         .route("/", get(|| async { Redirect::to("/hosts") }))
         .route("/static/style.css", get(web::style_css))
+        .route("/static/tigk.js", get(web::script_js))
         .route("/login", get(login::login_form).post(login::login_submit))
         .route("/logout", post(login::logout))
         .route("/setup", get(login::setup_form).post(login::setup_submit))
@@ -75,6 +78,7 @@ pub fn router(state: UiState) -> Router {
             "/d/{uid}/panels/{idx}/edit",
             get(dp::edit_form).post(dp::edit_submit),
         )
+        .route("/d/{uid}/panels/{idx}/body", get(dp::panel_fragment))
         .route("/d/{uid}/panels/{idx}/delete", post(dp::delete_panel))
         .route("/d/{uid}/panels/{idx}/move", post(dp::move_panel))
         .route("/alerts", get(alerts::alerts_page))
@@ -90,7 +94,10 @@ pub fn router(state: UiState) -> Router {
             get(alerts::edit_form).post(alerts::edit_submit),
         )
         .route("/alerts/tasks/{id}/enabled", post(alerts::set_enabled))
-        .route("/alerts/tasks/{id}/delete", post(alerts::delete))
+        .route(
+            "/alerts/tasks/{id}/delete",
+            get(alerts::delete_form).post(alerts::delete),
+        )
         .route("/admin/users", get(admin::users))
         .route("/admin/users/role", post(admin::set_role))
         .route("/admin/tokens", get(tokens::list).post(tokens::create))

@@ -2,8 +2,9 @@
 
 use std::sync::LazyLock;
 
-use axum::http::StatusCode;
-use axum::response::Html;
+use axum::body::Body;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, Response};
 use serde::Serialize;
 
 use crate::error::{Result, UiError};
@@ -65,6 +66,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/alerts_active.html"),
     ),
     (
+        "alert_delete.html",
+        include_str!("../templates/alert_delete.html"),
+    ),
+    (
         "alert_history.html",
         include_str!("../templates/alert_history.html"),
     ),
@@ -75,6 +80,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 pub const STYLE_CSS: &str = include_str!("../static/style.css");
+pub const SCRIPT_JS: &str = include_str!("../static/tigk.js");
 
 /// Built once. A broken template is a bug in this crate, caught by the tests, so it is kept as
 /// an error to report on every render rather than a panic at start-up.
@@ -128,10 +134,29 @@ pub fn context(user: Option<&CurrentUser>, title: &str) -> tera::Context {
     ctx
 }
 
+/// Marks a response as an error page, so the session gate can draw it again for the
+/// signed-in user.
+#[derive(Debug, Clone)]
+pub struct ErrorPage {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+/// `resp` again with `user`'s navigation when it is an error page.
+pub fn with_user(mut resp: Response, user: &CurrentUser) -> Response {
+    let Some(page) = resp.extensions_mut().remove::<ErrorPage>() else {
+        return resp;
+    };
+    let Html(body) = error_page(Some(user), page.status, &page.message);
+    resp.headers_mut().remove(header::CONTENT_LENGTH);
+    *resp.body_mut() = Body::from(body);
+    resp
+}
+
 /// The error page. Falls back to plain text if even templates fail, so an error can always
 /// be shown.
-pub fn error_page(status: StatusCode, message: &str) -> Html<String> {
-    let mut ctx = context(None, "Error");
+pub fn error_page(user: Option<&CurrentUser>, status: StatusCode, message: &str) -> Html<String> {
+    let mut ctx = context(user, "Error");
     ctx.insert("status", &status.as_u16());
     ctx.insert("reason", status.canonical_reason().unwrap_or("Error"));
     ctx.insert("message", message);
@@ -158,7 +183,7 @@ mod tests {
 
     #[test]
     fn error_page_escapes_the_message() {
-        let Html(body) = error_page(StatusCode::BAD_REQUEST, "<script>x</script>");
+        let Html(body) = error_page(None, StatusCode::BAD_REQUEST, "<script>x</script>");
         assert!(body.contains("&lt;script&gt;"));
         assert!(!body.contains("<script>x"));
     }

@@ -359,7 +359,16 @@ fn csrf_field(body: &[u8]) -> Option<&str> {
 /// same-site origin and a valid form token. Doing it here means no handler can forget.
 pub async fn gate(State(state): State<UiState>, req: Request, next: Next) -> Response {
     match gate_inner(state, req).await {
-        Ok(req) => next.run(req).await,
+        Ok(req) => {
+            let user = req.extensions().get::<Resolved>().and_then(|r| r.0.clone());
+            let resp = next.run(req).await;
+            match user {
+                // Errors are drawn where the user is unknown; a signed-in user's error page
+                // gets the navigation, the theme and the sign-out button back.
+                Some(u) => crate::render::with_user(resp, &u),
+                None => resp,
+            }
+        }
         Err(e) => e.into_response(),
     }
 }

@@ -152,6 +152,8 @@ pub(crate) struct Inner {
     pub limiter: LoginLimiter,
     /// The alerter, when the server runs one (set once, after construction).
     pub alerts: std::sync::OnceLock<Arc<dyn crate::alerts::AlertBackend>>,
+    /// Settled parts of bucketed panel queries.
+    pub cache: crate::cache::ResultCache,
 }
 
 impl UiState {
@@ -178,6 +180,7 @@ impl UiState {
                 authenticator,
                 limiter: LoginLimiter::default(),
                 alerts: std::sync::OnceLock::new(),
+                cache: crate::cache::ResultCache::default(),
             }),
         };
         Ok(state)
@@ -209,6 +212,10 @@ impl UiState {
 
     pub(crate) fn source(&self) -> &dyn DataSource {
         self.inner.source.as_ref()
+    }
+
+    pub(crate) fn cache(&self) -> &crate::cache::ResultCache {
+        &self.inner.cache
     }
 
     pub(crate) fn ui_db(&self) -> &Sqlite {

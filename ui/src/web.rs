@@ -55,6 +55,17 @@ pub async fn style_css() -> impl IntoResponse {
     )
 }
 
+/// Tooltips, drag-zoom and per-panel refresh; every page works without it.
+pub async fn script_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        crate::render::SCRIPT_JS,
+    )
+}
+
 /// The value of cookie `name`, if the request has exactly that cookie.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers

@@ -301,6 +301,33 @@ async fn alert_pages_need_a_session_and_changes_need_an_editor() {
         .await;
     assert_eq!(on.status, StatusCode::SEE_OTHER);
     assert!(r.engine.list().iter().all(|t| t.executing));
+    // Delete asks first: the list links to a page whose form does it.
+    let list = editor.get(env, "/alerts/rules").await;
+    assert!(list.body.contains("href=\"/alerts/tasks/cpu-high/delete\""));
+    assert!(
+        !list
+            .body
+            .contains("action=\"/alerts/tasks/cpu-high/delete\"")
+    );
+    let ask = editor.get(env, "/alerts/tasks/cpu-high/delete").await;
+    assert_eq!(ask.status, StatusCode::OK);
+    assert!(ask.body.contains("Delete the rule cpu-high?"));
+    assert!(
+        ask.body
+            .contains("action=\"/alerts/tasks/cpu-high/delete\"")
+    );
+    assert_eq!(
+        viewer
+            .get(env, "/alerts/tasks/cpu-high/delete")
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        editor.get(env, "/alerts/tasks/nope/delete").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(r.engine.list().len(), 1, "asking deletes nothing");
     let del = editor.post(env, "/alerts/tasks/cpu-high/delete", &[]).await;
     assert_eq!(del.status, StatusCode::SEE_OTHER);
     assert!(r.engine.list().is_empty());

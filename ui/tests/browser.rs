@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 use fantoccini::{Client, ClientBuilder, Locator};
 use http_body_util::BodyExt;
 use serde_json::json;
@@ -513,6 +514,90 @@ async fn browser_walkthrough() {
     }
 }
 
+/// The chart script (static/tigk.js) with a real pointer: hovering a chart shows the value
+/// under the cursor, dragging across it zooms the URL's range in, the panel's ↻ refreshes
+/// it in place.
+async fn script_on_charts(ui: &Ui) {
+    let chart = ui.wait_for("section.panel svg.chart").await;
+    let at = |x: f64| PointerAction::MoveToElement {
+        element: chart.clone(),
+        duration: Some(Duration::from_millis(100)),
+        x,
+        y: -30.0,
+    };
+    let hover = MouseActions::new("mouse".into()).then(at(40.0));
+    ui.c.perform_actions(hover).await.expect("hover");
+    ui.wait_for(".tip:not([hidden])").await;
+    let tip =
+        ui.c.execute(
+            "return document.querySelector('.tip:not([hidden])').textContent;",
+            vec![],
+        )
+        .await
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    assert!(tip.contains(" at 20"), "tooltip: {tip:?}");
+    assert!(
+        tip.contains("host-"),
+        "the tooltip names the series: {tip:?}"
+    );
+    ui.shot("04b-tooltip").await;
+    ui.c.release_actions().await.expect("release");
+
+    // Per-panel refresh: the body is fetched again, the page stays.
+    let marker = "document.querySelector('#panel-0 .body h2').dataset.old = '1'; return 1;";
+    ui.c.execute(marker, vec![]).await.expect("mark");
+    ui.click("#panel-0 a.refresh").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let fresh = ui
+            .c
+            .execute(
+                "var b = document.querySelector('#panel-0 .body');                  return !!b && !b.dataset.old && !b.parentNode.classList.contains('loading')                  && !!b.querySelector('svg.chart');",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        if fresh {
+            break;
+        }
+        assert!(Instant::now() < deadline, "panel 0 was not refreshed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Still the same page: the panel was replaced in place.
+    assert!(ui.path().await.starts_with("/d/agent-overview?from=now-1h"));
+
+    let chart = ui.wait_for("#panel-0 svg.chart").await;
+    let at = |x: f64| PointerAction::MoveToElement {
+        element: chart.clone(),
+        duration: Some(Duration::from_millis(100)),
+        x,
+        y: -30.0,
+    };
+    let drag = MouseActions::new("mouse".into())
+        .then(at(-150.0))
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(at(50.0))
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    ui.c.perform_actions(drag).await.expect("drag");
+    let zoomed = ui
+        .wait_path("a zoomed absolute range", |p| p.contains("from=20"))
+        .await;
+    assert!(zoomed.contains("&to=20"), "{zoomed}");
+    ui.c.release_actions().await.expect("release");
+    ui.wait_for("section.panel svg.chart").await;
+    let (_, with_lines) = ui.charts_with_lines("section.panel").await;
+    assert!(with_lines >= 4, "the zoomed range has data: {with_lines}");
+    ui.shot("04c-zoomed").await;
+}
+
 async fn walkthrough(ui: &Ui) {
     // Signed out, every page sends the browser to the sign-in form.
     ui.goto("/hosts").await;
@@ -547,6 +632,7 @@ async fn walkthrough(ui: &Ui) {
         "agent overview line charts with data: {with_lines}"
     );
     ui.shot("04-agent-overview").await;
+    script_on_charts(ui).await;
 
     // A new dashboard and a panel made in the query builder.
     ui.goto("/dashboards").await;
@@ -779,6 +865,7 @@ async fn viewer_alerts(ui: &Ui) {
     for css in [
         "form[action$='/enabled']",
         "form[action$='/delete']",
+        "a[href$='/delete']",
         "a[href='/alerts/rules/new']",
     ] {
         assert_eq!(ui.count(css).await, 0, "a viewer sees no `{css}`");

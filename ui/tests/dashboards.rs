@@ -28,10 +28,45 @@ async fn default_dashboard_is_provisioned_once() {
     );
     let d = v.get(&env, "/d/agent-overview?from=now-6h&to=now").await;
     assert_eq!(d.status, StatusCode::OK, "{}", d.body);
-    assert_eq!(d.body.matches("<section class=\"panel\">").count(), 6);
+    assert_eq!(
+        d.body
+            .matches("<section class=\"panel\" id=\"panel-")
+            .count(),
+        6
+    );
     assert!(
         !d.body.contains("/panels/0/edit"),
         "viewers get no edit links"
+    );
+    // Per-panel refresh: a reload link for everyone, and the panel's body alone for the
+    // script, with the same range.
+    assert!(
+        d.body
+            .contains("data-body=\"/d/agent-overview/panels/0/body?from=now-6h&amp;to=now\"")
+    );
+    assert!(
+        d.body
+            .contains("href=\"/d/agent-overview?from=now-6h&amp;to=now#panel-0\"")
+    );
+    let body = v
+        .get(&env, "/d/agent-overview/panels/0/body?from=now-6h&to=now")
+        .await;
+    assert_eq!(body.status, StatusCode::OK, "{}", body.body);
+    assert!(body.body.starts_with("<h2>") && !body.body.contains("<html"));
+    assert_eq!(
+        v.get(&env, "/d/agent-overview/panels/99/body").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let js = v.get(&env, "/static/tigk.js").await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert!(
+        js.headers["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("text/javascript")
+    );
+    assert!(
+        js.body.contains("data-plot") && d.body.contains("<script src=\"/static/tigk.js\" defer>")
     );
     // Deleted, it stays deleted across restarts.
     let ed = env.login(EDITOR).await;
@@ -67,6 +102,13 @@ async fn viewers_cannot_change_dashboards() {
     ] {
         let r = v.post(&env, path, &fields).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+        // The refusal keeps the viewer's navigation, so there is a way back.
+        assert!(
+            r.body.contains("href=\"/hosts\"") && r.body.contains("Sign out"),
+            "{path}: {}",
+            r.body
+        );
+        assert!(r.body.contains("Your role (viewer)"), "{path}");
     }
     assert_eq!(
         v.get(&env, "/d/agent-overview/panels/0/edit").await.status,

@@ -133,7 +133,14 @@ async fn host_dashboard_from_the_store() {
     );
     assert_eq!(page.body.matches("<section class=\"panel\">").count(), 7);
     // CSP (default-src 'self') forbids inline scripts and style attributes: use neither.
-    assert!(!page.body.contains("style=") && !page.body.contains("<script"));
+    assert!(!page.body.contains("style="));
+    assert_eq!(
+        page.body.matches("<script").count(),
+        page.body
+            .matches("<script src=\"/static/tigk.js\" defer></script>")
+            .count(),
+        "only the embedded script file"
+    );
     // Per-core busy = 100 - idle: 40% and 30%.
     assert!(page.body.contains("cpu0") && page.body.contains("cpu1"));
     assert!(
@@ -171,7 +178,12 @@ async fn default_dashboard_from_the_store() {
     let page = c.get(&r.env, "/d/agent-overview?from=now-1h&to=now").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.body.contains("Query error"), "{}", page.body);
-    assert_eq!(page.body.matches("<section class=\"panel\">").count(), 6);
+    assert_eq!(
+        page.body
+            .matches("<section class=\"panel\" id=\"panel-")
+            .count(),
+        6
+    );
     // Stat: the fullest disk, coloured critical (>= 90).
     assert!(
         page.body.contains("<div class=\"stat crit\">91.0%</div>"),

@@ -25,8 +25,8 @@ use serde::Serialize;
 pub use alerter::engine::{HistoryEvent, HistoryQuery};
 pub(crate) use builder::{builder_form, builder_submit};
 pub(crate) use pages::{
-    alerts_page, annotations, delete, edit_form, edit_submit, history_page, rules_list,
-    set_enabled, task_page,
+    alerts_page, annotations, delete, delete_form, edit_form, edit_submit, history_page,
+    rules_list, set_enabled, task_page,
 };
 
 use crate::error::Result;

@@ -154,6 +154,21 @@ pub async fn set_enabled(
     Ok(Redirect::to("/alerts/rules").into_response())
 }
 
+/// Asks before deleting: the list's Delete is a link here, and only this page's form posts.
+pub async fn delete_form(
+    State(state): State<UiState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<axum::response::Html<String>> {
+    user.require(Role::Editor)?;
+    let id = checked_id(&id)?;
+    // Only an existing task gets a confirmation page.
+    state.alerts()?.show(&id).await?;
+    let mut ctx = render::context(Some(&user), "Delete rule");
+    ctx.insert("id", &id);
+    render::render("alert_delete.html", &ctx)
+}
+
 pub async fn delete(
     State(state): State<UiState>,
     user: CurrentUser,

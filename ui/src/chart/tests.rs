@@ -260,3 +260,104 @@ fn ticks_are_round() {
     assert!(ticks.windows(2).all(|w| w[1] - w[0] == 15 * MIN));
     assert!(time_ticks(0, 1, 5).len() <= 2);
 }
+
+/// The value of `name="…"` in the opening `<svg …>` tag.
+fn svg_attr<'a>(svg: &'a str, name: &str) -> &'a str {
+    let open = &svg[..svg.find('>').unwrap_or(0)];
+    let key = format!(" {name}=\"");
+    let Some(i) = open.find(&key) else {
+        panic!("no {name} in {open}");
+    };
+    let rest = &open[i + key.len()..];
+    &rest[..rest.find('"').unwrap_or(0)]
+}
+
+#[test]
+fn the_svg_tells_the_script_where_each_series_is() {
+    let spec = ChartSpec {
+        annotations: vec![Annotation {
+            at_ns: 30 * MIN,
+            text: "crit".into(),
+            level: Level::Crit,
+        }],
+        ..ChartSpec::new(600, 200, 0, 60 * MIN)
+    };
+    let mut gappy = ramp(60, 0, MIN);
+    gappy[20].1 = None;
+    let series = [
+        Series {
+            name: "web \"1\" <a>".into(),
+            points: gappy,
+        },
+        Series {
+            name: "web2".into(),
+            points: ramp(60, 0, MIN),
+        },
+    ];
+    let svg = render(&spec, &series);
+    assert!(svg.starts_with("<svg class=\"chart\" "), "{}", &svg[..200]);
+    assert_eq!(
+        svg_attr(&svg, "data-t"),
+        format!("0 {}", 60 * MIN / 1_000_000)
+    );
+    assert_eq!(svg_attr(&svg, "data-segs"), "2 1");
+    assert_eq!(svg_attr(&svg, "data-unit"), "short");
+    // Names are JSON, escaped for the attribute.
+    assert_eq!(
+        svg_attr(&svg, "data-names"),
+        "[&quot;web \\&quot;1\\&quot; &lt;a&gt;&quot;,&quot;web2&quot;]"
+    );
+    let plot: Vec<i32> = svg_attr(&svg, "data-plot")
+        .split(' ')
+        .map(|v| v.parse().expect("pixel"))
+        .collect();
+    assert!(
+        plot[0] > 0 && plot[2] <= 600 && plot[0] < plot[2],
+        "{plot:?}"
+    );
+    assert!(
+        plot[1] >= 0 && plot[3] <= 200 && plot[1] < plot[3],
+        "{plot:?}"
+    );
+    let v: Vec<f64> = svg_attr(&svg, "data-v")
+        .split(' ')
+        .map(|v| v.parse().expect("value"))
+        .collect();
+    let hi = ramp(60, 0, MIN)
+        .iter()
+        .filter_map(|p| p.1)
+        .fold(0.0, f64::max);
+    assert!(v[0] <= 50.0 && v[1] >= hi && v[1] < hi * 1.5, "{v:?}");
+    // The polylines from data-first: two of series 0, one of series 1, then the marker.
+    let strokes: Vec<&str> = svg
+        .split("<polyline")
+        .skip(1)
+        .map(|p| {
+            let i = p.find("stroke=\"").expect("stroke") + 8;
+            &p[i..i + p[i..].find('"').expect("end")]
+        })
+        .collect();
+    let first: usize = svg_attr(&svg, "data-first").parse().expect("first");
+    let c0 = series_color(Theme::Light, 0).to_uppercase();
+    let c1 = series_color(Theme::Light, 1).to_uppercase();
+    assert_eq!(strokes.len(), first + 4, "{strokes:?}");
+    assert_eq!(
+        strokes[first..first + 3]
+            .iter()
+            .map(|s| s.to_uppercase())
+            .collect::<Vec<_>>(),
+        [c0.clone(), c0, c1]
+    );
+    // Every point of the series' lines lies inside the plot area.
+    for line in svg.split("<polyline").skip(1 + first).take(3) {
+        let i = line.find("points=\"").expect("points") + 8;
+        for p in line[i..i + line[i..].find('"').expect("end")].split_whitespace() {
+            let (x, y) = p.split_once(',').expect("x,y");
+            let (x, y): (i32, i32) = (x.parse().expect("x"), y.parse().expect("y"));
+            assert!(
+                x >= plot[0] && x <= plot[2] && y >= plot[1] && y <= plot[3],
+                "{p}"
+            );
+        }
+    }
+}

@@ -140,6 +140,48 @@ async fn known_hosts(state: &UiState) -> Vec<String> {
         .collect()
 }
 
+/// Whether the panels use `$host`, the hosts to pick from, and the one bound.
+async fn bind_host(
+    state: &UiState,
+    panels: &[Panel],
+    vars: VarParams,
+) -> (bool, Vec<String>, Option<String>) {
+    let uses_host = serde_json::to_string(panels)
+        .map(|j| j.contains(panel::HOST_VAR))
+        .unwrap_or(false);
+    let hosts = if uses_host {
+        known_hosts(state).await
+    } else {
+        Vec::new()
+    };
+    // Only a host the store knows can be bound: whatever else the URL says is ignored.
+    let host = vars
+        .host
+        .filter(|h| hosts.contains(h))
+        .or_else(|| hosts.first().cloned());
+    (uses_host, hosts, host)
+}
+
+/// One panel's body alone, for the script's per-panel refresh.
+pub async fn panel_fragment(
+    State(state): State<UiState>,
+    user: CurrentUser,
+    Path((uid, idx)): Path<(String, usize)>,
+    Query(rp): Query<RangeParams>,
+    Query(vars): Query<VarParams>,
+) -> Result<Html<String>> {
+    let d = load(&state, &uid).await?;
+    let p = d.panels.get(idx).ok_or(UiError::NotFound)?;
+    let range = TimeRange::parse(&rp, now_ns())?;
+    let (_, _, host) = bind_host(&state, std::slice::from_ref(p), vars).await;
+    let notes =
+        crate::alerts::annotations(&state, range.from_ns, range.to_ns, host.as_deref()).await;
+    let view = panel::run(&state, p, idx, &range, user.theme, host.as_deref(), &notes).await;
+    let mut ctx = render::context(Some(&user), &p.title);
+    ctx.insert("p", &view);
+    render::render("panel_body.html", &ctx)
+}
+
 pub async fn view(
     State(state): State<UiState>,
     user: CurrentUser,
@@ -149,19 +191,7 @@ pub async fn view(
 ) -> Result<Html<String>> {
     let d = load(&state, &uid).await?;
     let range = TimeRange::parse(&rp, now_ns())?;
-    let uses_host = serde_json::to_string(&d.panels)
-        .map(|j| j.contains(panel::HOST_VAR))
-        .unwrap_or(false);
-    let hosts = if uses_host {
-        known_hosts(&state).await
-    } else {
-        Vec::new()
-    };
-    // Only a host the store knows can be bound: whatever else the URL says is ignored.
-    let host = vars
-        .host
-        .filter(|h| hosts.contains(h))
-        .or_else(|| hosts.first().cloned());
+    let (uses_host, hosts, host) = bind_host(&state, &d.panels, vars).await;
     // Alert events of the range (of the bound host, if any) on every time-series panel.
     let notes = std::sync::Arc::new(
         crate::alerts::annotations(&state, range.from_ns, range.to_ns, host.as_deref()).await,
@@ -189,6 +219,14 @@ pub async fn view(
         .unwrap_or_default();
     ctx.insert("range", &range.view(&base, &var_query));
     ctx.insert("range_query", &range.query());
+    ctx.insert(
+        "panel_query",
+        &[range.query(), var_query.clone()]
+            .into_iter()
+            .filter(|q| !q.is_empty())
+            .collect::<Vec<_>>()
+            .join("&"),
+    );
     ctx.insert("can_add", &(d.panels.len() < MAX_PANELS));
     ctx.insert("uses_host", &uses_host);
     ctx.insert("hosts", &hosts);

@@ -11,7 +11,7 @@ use crate::query::{
     AGGREGATES, Builder, TagFilter, TagOp, Transform, cell_f64, cell_string, drop_partial_buckets,
     expand_macros, interval_for, to_chart_series,
 };
-use crate::state::UiState;
+use crate::state::{UiState, now_ns};
 use crate::timerange::TimeRange;
 use crate::units::{Unit, format_value};
 
@@ -60,15 +60,32 @@ pub const HOST_VAR: &str = "$host";
 
 /// The InfluxQL a panel runs for `range`, with `$host` bound to `host`. Without a host,
 /// builder filters on `$host` are dropped (all hosts).
+/// A builder query with `$host` bound (its filters dropped without a host).
+fn bound_builder(b: &Builder, host: Option<&str>) -> Builder {
+    let mut b = b.clone();
+    b.filters.retain(|f| f.value != HOST_VAR || host.is_some());
+    for f in b.filters.iter_mut().filter(|f| f.value == HOST_VAR) {
+        f.value = host.unwrap_or_default().to_string();
+    }
+    b
+}
+
+/// The panel's builder when it runs bucketed by time: only then can its range be split
+/// for the cache (a raw query may hold anything a split changes).
+fn bucketed_builder(p: &Panel, host: Option<&str>) -> Option<Builder> {
+    match &p.query {
+        PanelQuery::Builder(b) if p.kind != PanelKind::Table && !b.aggregate.is_empty() => {
+            Some(bound_builder(b, host))
+        }
+        _ => None,
+    }
+}
+
 pub fn query_text(p: &Panel, range: &TimeRange, host: Option<&str>) -> Result<String> {
     let interval = interval_for(range.span(), 300);
     match &p.query {
         PanelQuery::Builder(b) => {
-            let mut b = b.clone();
-            b.filters.retain(|f| f.value != HOST_VAR || host.is_some());
-            for f in b.filters.iter_mut().filter(|f| f.value == HOST_VAR) {
-                f.value = host.unwrap_or_default().to_string();
-            }
+            let b = bound_builder(b, host);
             let bucket = (p.kind != PanelKind::Table).then_some(interval);
             b.to_influxql(range.from_ns, range.to_ns, bucket)
         }
@@ -107,7 +124,26 @@ pub async fn run(
         Ok(q) => {
             view.query = q.clone();
             let db = p.database.as_deref().unwrap_or(&state.config().database);
-            state.source().query(db, &q).await
+            match bucketed_builder(p, host) {
+                // The same statement, its settled buckets from the cache.
+                Some(b) => {
+                    let interval = interval_for(range.span(), 300);
+                    let statement = |a: i64, z: i64| b.to_influxql(a, z, Some(interval));
+                    state
+                        .cache()
+                        .bucketed(
+                            state.source(),
+                            db,
+                            statement,
+                            (range.from_ns, range.to_ns),
+                            interval,
+                            crate::cache::empty_bucket(&b.aggregate),
+                            now_ns(),
+                        )
+                        .await
+                }
+                None => state.source().query(db, &q).await,
+            }
         }
         Err(e) => Err(e),
     };
