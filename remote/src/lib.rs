@@ -6,12 +6,14 @@
 //!   full round a short back-off precedes the next one. The URL that answered is kept.
 //! - [`RemoteSource`]: the client as the UI's [`ui::DataSource`] (read-only statements only)
 //!   and the alerter's [`alerter::batch::BatchSource`].
+//! - [`gap`]: the points missed while tigk was down, asked for by time after a restart.
 //! - [`subscription`]: registers the InfluxDB subscriptions through which the engine pushes
 //!   every write to tigk's `/write`, where stream tasks read them from the local write log.
 //!
 //! The client is blocking (ureq); the trait implementations run it on tokio's blocking pool.
 
 mod client;
+pub mod gap;
 mod source;
 pub mod subscription;
 

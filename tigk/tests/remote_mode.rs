@@ -325,29 +325,64 @@ fn count_cpu(server: &Server) -> i64 {
 
 #[test]
 fn stream_tasks_get_the_engine_writes_through_a_subscription() {
+    compare_with_embedded(None);
+}
+
+/// tigk stops after two writes and two more reach the engine while it is down (their pushes
+/// fail): at restart it asks the engine for them, and the alerts are still the embedded
+/// server's.
+#[test]
+fn a_restart_fills_the_gap_from_the_engine() {
+    compare_with_embedded(Some(2));
+}
+
+fn running(r: &Option<Server>) -> &Server {
+    r.as_ref().expect("running")
+}
+
+fn wait_subscribed(influx: &Influxd, server: &Server) {
+    let want = format!("http://{}", server.addr);
+    wait_for("the subscription", 30, || {
+        influx_query(influx, "SHOW SUBSCRIPTIONS")
+            .to_string()
+            .contains(&want)
+    });
+}
+
+/// Feeds the same writes to an embedded tigk and, through influxd, to a remote-mode tigk
+/// (stopped after `stop_after` writes and started again two writes later), and compares
+/// their alert logs.
+fn compare_with_embedded(stop_after: Option<usize>) {
     let influx = start_influxd();
     let remote_dir = tempfile::tempdir().expect("tempdir");
     let remote_cfg = prepare(remote_dir.path(), &remote_storage(&influx));
-    let remote = start(remote_dir.path(), &remote_cfg);
+    let mut remote = Some(start(remote_dir.path(), &remote_cfg));
     let embedded_dir = tempfile::tempdir().expect("tempdir");
     let embedded_cfg = prepare(embedded_dir.path(), "");
     let embedded = start(embedded_dir.path(), &embedded_cfg);
     query(&embedded, "telegraf", "CREATE DATABASE telegraf");
-    for s in [&remote, &embedded] {
+    for s in [running(&remote), &embedded] {
         define(s, "cpu_alert", STREAM_TASK, "alerts.log");
     }
-
     // tigk registers its subscription for the task's database, pointing at itself.
-    let want = format!("http://{}", remote.addr);
-    wait_for("the subscription", 30, || {
-        influx_query(&influx, "SHOW SUBSCRIPTIONS")
-            .to_string()
-            .contains(&want)
-    });
+    wait_subscribed(&influx, running(&remote));
 
     let t0 = now_ns() - 600_000_000_000;
     let mut sent = 0;
-    for lines in batches(t0) {
+    let mut down = None;
+    for (i, lines) in batches(t0).into_iter().enumerate() {
+        if Some(i) == stop_after {
+            remote.take().expect("running").stop();
+            down = Some(());
+        }
+        if down.is_some() && Some(i) == stop_after.map(|s| s + 2) {
+            remote = Some(start(remote_dir.path(), &remote_cfg));
+            down = None;
+            // The missed points are in the spool before the server listens.
+            assert_eq!(count_cpu(running(&remote)), sent, "the gap is filled");
+            // A new port: tigk moves its subscription there.
+            wait_subscribed(&influx, running(&remote));
+        }
         let (status, text) = post(
             &embedded.url("/write?db=telegraf"),
             "text/plain",
@@ -357,11 +392,13 @@ fn stream_tasks_get_the_engine_writes_through_a_subscription() {
         assert_eq!(status, 204, "{text}");
         influx_write(&influx, &lines);
         sent += 2;
-        // The engine pushes each write on its own schedule; wait for it to reach the spool
-        // so that the task sees the writes in the same order.
-        wait_for("the pushed points in the spool", 30, || {
-            count_cpu(&remote) == sent
-        });
+        if down.is_none() {
+            // The engine pushes each write on its own schedule; wait for it to reach the
+            // spool so that the task sees the writes in the same order.
+            wait_for("the pushed points in the spool", 30, || {
+                count_cpu(running(&remote)) == sent
+            });
+        }
     }
 
     let read = |s: &Server| {
@@ -390,9 +427,9 @@ fn stream_tasks_get_the_engine_writes_through_a_subscription() {
         "{expected}"
     );
     wait_for("the remote server's alerts", 30, || {
-        read(&remote).lines().count() >= 9
+        read(running(&remote)).lines().count() >= 9
     });
-    assert_eq!(read(&remote), expected);
-    remote.stop();
+    assert_eq!(read(running(&remote)), expected);
+    remote.take().expect("running").stop();
     embedded.stop();
 }

@@ -226,10 +226,17 @@ fn stream_dbrps(alerter: &alerter::engine::Engine) -> BTreeSet<(String, String)>
         .collect()
 }
 
-/// In remote mode, keeps the engine's subscriptions in line with the enabled stream tasks
-/// (at start, then every `subscription_sync`), and the spool ready to take their writes.
-/// `addr` is where this server listens (the default destination).
-pub fn spawn_subscriptions(
+/// Points asked for after a restart, at most (the newest are kept).
+const MAX_GAP_POINTS: usize = 2_000_000;
+/// Points per spool write when filling a gap.
+const GAP_BATCH: usize = 10_000;
+
+/// In remote mode: fills the spool's gap since the last point it holds (the engine's pushes
+/// are lost while tigk is down), before the server accepts pushes, so that stream tasks see
+/// the missed points in time order and before the new ones; then keeps the engine's
+/// subscriptions in line with the enabled stream tasks (now, then every
+/// `subscription_sync`). `addr` is where this server listens (the default destination).
+pub async fn spawn_subscriptions(
     cfg: &ServerConfig,
     alerter: alerter::engine::Engine,
     store: tsdb::Store,
@@ -249,8 +256,19 @@ pub fn spawn_subscriptions(
         r.subscription_sync,
         r.spool_retention,
     );
+    let mut spooled = BTreeSet::new();
+    let started = now_ns();
+    for (db, rp) in stream_dbrps(&alerter) {
+        if let Err(e) = prepare_spool(&store, &db, &rp, spool).await {
+            tracing::warn!("spool for {db}.{rp}: {e:#}");
+            continue;
+        }
+        spooled.insert((db.clone(), rp.clone()));
+        if let Err(e) = fill_gap(&client, &store, &db, &rp, started).await {
+            tracing::warn!("filling the gap in {db}.{rp} since the last restart: {e:#}");
+        }
+    }
     Ok(Some(tokio::spawn(async move {
-        let mut spooled = BTreeSet::new();
         let mut last: BTreeMap<(String, String), String> = BTreeMap::new();
         loop {
             let wanted = stream_dbrps(&alerter);
@@ -275,6 +293,85 @@ pub fn spawn_subscriptions(
             tokio::time::sleep(every).await;
         }
     })))
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// The newest point time in the spool's `db`.`rp`; `None` when it holds nothing (a first
+/// start: there is nothing to resume).
+async fn newest_spooled(store: &tsdb::Store, db: &str, rp: &str) -> anyhow::Result<Option<i64>> {
+    let q = format!(
+        "SELECT * FROM {}.{}./.*/ ORDER BY time DESC LIMIT 1",
+        influxql::quote_ident(db),
+        influxql::quote_ident(rp)
+    );
+    let parsed = influxql::parse_query(&q)?;
+    let ctx = tsdb::query::QueryContext {
+        database: Some(db.to_string()),
+        retention_policy: Some(rp.to_string()),
+        principal: tsdb::auth::Principal {
+            name: "spool".into(),
+            admin: false,
+            database: None,
+            can_read: true,
+            can_write: false,
+        },
+        now: now_ns(),
+        limits: tsdb::query::QueryLimits::default(),
+        read_only_method: true,
+    };
+    let mut newest = None;
+    for r in tsdb::query::QueryEngine::new(store.clone())
+        .execute(&parsed, &ctx)
+        .await
+    {
+        if let Some(e) = r.error {
+            anyhow::bail!("{e}");
+        }
+        for s in r.series {
+            for row in s.values {
+                if let Some(tsdb::query::Cell::Time(t)) = row.first() {
+                    newest = newest.max(Some(*t));
+                }
+            }
+        }
+    }
+    Ok(newest)
+}
+
+/// Writes into the spool what the engine holds for `db`.`rp` after the spool's newest point
+/// and up to `until` (this start).
+async fn fill_gap(
+    client: &remote::Client,
+    store: &tsdb::Store,
+    db: &str,
+    rp: &str,
+    until: i64,
+) -> anyhow::Result<()> {
+    let Some(after) = newest_spooled(store, db, rp).await? else {
+        return Ok(());
+    };
+    let (c, d, r) = (client.clone(), db.to_string(), rp.to_string());
+    let points = tokio::task::spawn_blocking(move || {
+        remote::gap::points_between(&c, &d, &r, after, until, MAX_GAP_POINTS)
+    })
+    .await??;
+    let n = points.len();
+    for chunk in points.chunks(GAP_BATCH) {
+        let mut batch = tsdb::storage::PointBatch::new();
+        for p in chunk {
+            batch.push_point(p, until);
+        }
+        store.write(db, Some(rp), batch, now_ns()).await?;
+    }
+    if n > 0 {
+        tracing::info!("filled the gap in {db}.{rp} since the last restart: {n} points");
+    }
+    Ok(())
 }
 
 /// Logs what changed; a persisting error is logged once, not at every sync.

@@ -201,7 +201,7 @@ pub async fn run_server_with(
         if args.no_auth { "off" } else { "on" }
     );
     let subscriptions =
-        super::remote::spawn_subscriptions(cfg, alerter.clone(), store.clone(), addr)?;
+        super::remote::spawn_subscriptions(cfg, alerter.clone(), store.clone(), addr).await?;
     if let Some(tx) = ready {
         let _ = tx.send(addr);
     }
