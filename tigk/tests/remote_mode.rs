@@ -433,3 +433,57 @@ fn compare_with_embedded(stop_after: Option<usize>) {
     remote.take().expect("running").stop();
     embedded.stop();
 }
+
+/// With tigk's auth on, the engine pushes with the credentials in `subscription_url`.
+#[test]
+fn pushes_authenticate_with_the_subscription_urls_credentials() {
+    let influx = start_influxd();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let storage = format!(
+        "{}subscription_url = \"http://admin:{PASSWORD}@127.0.0.1:{port}\"\n",
+        remote_storage(&influx)
+    );
+    let config = prepare(dir.path(), &storage).with_file_name("auth.toml");
+    std::fs::write(
+        &config,
+        format!("[monitor]\nstore_enabled = false\n{storage}"),
+    )
+    .expect("config");
+    let bind = format!("127.0.0.1:{port}");
+    let server = Server::start(
+        &dir.path().join("data"),
+        &["--config", config.to_str().expect("utf-8"), "--bind", &bind],
+    );
+    let path = server.data_dir.join("alerts").join("alerts.log");
+    let body = serde_json::json!({
+        "id": "cpu_alert",
+        "script": STREAM_TASK.replace("LOG", &path.to_string_lossy()),
+        "status": "enabled",
+    });
+    let url = server.url(&format!("/kapacitor/v1/tasks?u=admin&p={PASSWORD}"));
+    let (status, text) =
+        post(&url, "application/json", body.to_string().as_bytes()).expect("define");
+    assert_eq!(status, 200, "{text}");
+    // Unauthenticated writes are refused: only the engine's pushes get in.
+    let (status, _) = post(
+        &server.url("/write?db=telegraf"),
+        "text/plain",
+        b"cpu usage_idle=1",
+    )
+    .expect("write");
+    assert_eq!(status, 401);
+    wait_for("the subscription", 30, || {
+        influx_query(&influx, "SHOW SUBSCRIPTIONS")
+            .to_string()
+            .contains(&format!("127.0.0.1:{port}"))
+    });
+    influx_write(
+        &influx,
+        &format!("cpu,cpu=cpu0,host=h usage_idle=5 {}", now_ns()),
+    );
+    wait_for("the pushed point's alert", 30, || {
+        std::fs::read_to_string(&path).is_ok_and(|t| t.contains("CRITICAL"))
+    });
+    server.stop();
+}
