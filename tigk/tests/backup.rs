@@ -96,6 +96,28 @@ fn backup_during_ingest_restores_acknowledged_points() {
     // A second backup into the same directory is refused.
     let again = tigk(&["backup", s(&backup_dir), "--data-dir", s(&data)]);
     assert!(!again.status.success());
+    // While the server runs, neither a restore (even forced) nor a second server may use its
+    // directory: both are refused naming the running one.
+    let forced = tigk(&["restore", s(&backup_dir), "--data-dir", s(&data), "--force"]);
+    assert!(!forced.status.success());
+    let err = String::from_utf8_lossy(&forced.stderr);
+    assert!(err.contains("in use by another tigk process"), "{err}");
+    let second = tigk(&[
+        "serve",
+        "--no-auth",
+        "--bind",
+        "127.0.0.1:0",
+        "--data-dir",
+        s(&data),
+    ]);
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains(&format!("pid {}", server.child.id())), "{err}");
+    assert_eq!(
+        count_before(&server, u64::MAX / 2) % 100,
+        0,
+        "still serving"
+    );
     server.stop();
 
     // Restore refuses a non-empty directory without --force.

@@ -42,6 +42,8 @@ pub enum Error {
     /// nothing of it is stored; the client may retry.
     #[error("write not stored: {0}")]
     WriteFailed(String),
+    #[error("data directory {dir} is in use by another tigk process (pid {pid})")]
+    DataDirInUse { dir: String, pid: String },
     #[error("corrupt {what}: {detail}")]
     Corrupt { what: &'static str, detail: String },
     #[error("codec error: {0}")]

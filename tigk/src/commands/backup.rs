@@ -50,7 +50,10 @@ pub struct RestoreArgs {
 
 fn is_empty_dir(dir: &Path) -> anyhow::Result<bool> {
     match std::fs::read_dir(dir) {
-        Ok(mut entries) => Ok(entries.next().is_none()),
+        // The lock file restore itself holds does not count.
+        Ok(entries) => Ok(entries
+            .filter_map(Result::ok)
+            .all(|e| e.file_name() == tsdb::storage::LOCK_FILE)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
         Err(e) => Err(e).with_context(|| format!("reading {}", dir.display())),
     }
@@ -207,6 +210,8 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<()> {
             bail!("{f} in the backup is damaged: {check}");
         }
     }
+    // Refused while a server runs on the directory: its files would be replaced under it.
+    let _dir_lock = tsdb::storage::lock_data_dir(&args.data_dir)?;
     if !is_empty_dir(&args.data_dir)? && !args.force {
         bail!(
             "{} is not empty; pass --force to replace its databases (stop the server first)",

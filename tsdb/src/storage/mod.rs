@@ -19,6 +19,7 @@ mod batch;
 pub mod catalog;
 mod column;
 mod crash;
+mod dirlock;
 mod head;
 mod log;
 mod maintenance;
@@ -40,6 +41,7 @@ pub use batch::{BatchPoint, BatchSeries, PointBatch, ResolvedPoint, Value};
 pub use catalog::{Catalog, Database, FieldDef, Measurement, RetentionPolicy, Series};
 pub use catalog::{FieldId, MeasurementId, RpId, SeriesId};
 pub use column::normalize;
+pub use dirlock::{DirLock, LOCK_FILE, lock_data_dir};
 pub use log::{WriteEntry, WriteLog};
 pub use options::StoreOptions;
 pub use schema::FORMAT_VERSION;
@@ -88,6 +90,8 @@ struct Shared {
     counters: stats::WriteCounters,
     /// Newest point per column, for `last()` and lastpoint queries (see `read::last_value`).
     last_values: RwLock<std::collections::HashMap<head::ColumnKey, (i64, Value)>>,
+    /// This process's claim on the data directory, held until the writer stops.
+    dir_lock: Mutex<Option<dirlock::DirLock>>,
 }
 
 /// A handle to an open store; cheap to clone, shared by every request.
@@ -105,7 +109,7 @@ impl Store {
     /// Opens (creating if needed) the store in `dir`, replays the write log into the head
     /// and starts the writer thread.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Store> {
-        std::fs::create_dir_all(dir)?;
+        let dir_lock = dirlock::lock_data_dir(dir)?;
         let path = dir.join(DB_FILE);
         let mut conn = Connection::open(&path)?;
         schema::attach_log(&conn, dir)?;
@@ -122,6 +126,7 @@ impl Store {
             committed: committed_tx,
             last_values: RwLock::new(std::collections::HashMap::new()),
             counters: stats::WriteCounters::default(),
+            dir_lock: Mutex::new(Some(dir_lock)),
         });
         let mut writer = Writer::new(conn, shared.clone())?;
         writer.recover()?;
@@ -291,6 +296,14 @@ impl Store {
         if let Some(h) = self.writer.lock().ok().and_then(|mut g| g.take()) {
             let _ = h.join();
         }
+        self.release_dir();
+    }
+
+    /// Once the writer has stopped the directory is free for another store (a restart).
+    fn release_dir(&self) {
+        if let Ok(mut lock) = self.shared.dir_lock.lock() {
+            lock.take();
+        }
     }
 
     /// Stops the writer without flushing the head, leaving the files as a crash would.
@@ -300,6 +313,7 @@ impl Store {
         if let Some(h) = self.writer.lock().ok().and_then(|mut g| g.take()) {
             let _ = h.join();
         }
+        self.release_dir();
     }
 
     /// The catalog, for planning queries. Hold the guard briefly: the writer waits on it.
