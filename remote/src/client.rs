@@ -416,7 +416,8 @@ mod tests {
 
     #[test]
     fn a_top_level_error_is_a_query_error() {
-        let e = parse_results(r#"{"error":"error parsing query: found EOF"}"#).unwrap_err();
+        let e = parse_results(r#"{"error":"error parsing query: found EOF"}"#)
+            .expect_err("an error answer");
         assert!(matches!(e, Error::Query(t) if t.contains("found EOF")));
         assert!(matches!(parse_results("<html>"), Err(Error::Protocol(_))));
     }

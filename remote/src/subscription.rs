@@ -34,6 +34,9 @@ pub enum Change {
     Dropped,
 }
 
+/// What [`sync`] did (or failed to do) per (database, retention policy).
+pub type SyncReport = Vec<((String, String), Result<Change, Error>)>;
+
 /// Every subscription on the engine.
 pub fn list(client: &Client) -> Result<Vec<Subscription>, Error> {
     let mut out = Vec::new();
@@ -79,7 +82,7 @@ pub fn sync(
     name: &str,
     destination: &str,
     wanted: &BTreeSet<(String, String)>,
-) -> Result<Vec<((String, String), Result<Change, Error>)>, Error> {
+) -> Result<SyncReport, Error> {
     let existing = list(client)?;
     let mut out = Vec::new();
     for (db, rp) in wanted {

@@ -437,7 +437,8 @@ mod tests {
     #[test]
     fn embedded_is_the_default_and_takes_no_remote_keys() {
         assert!(matches!(parse("").expect("empty"), Storage::Embedded));
-        let e = parse("backend = \"embedded\"\nurls = [\"http://a:8086\"]").unwrap_err();
+        let e = parse("backend = \"embedded\"\nurls = [\"http://a:8086\"]")
+            .expect_err("remote keys refused");
         assert!(
             e.to_string()
                 .contains("urls is only used with backend = \"remote\""),
@@ -487,7 +488,7 @@ mod tests {
                 "at least 1h",
             ),
         ] {
-            let e = parse(bad).unwrap_err().to_string();
+            let e = parse(bad).expect_err(bad).to_string();
             assert!(
                 e.contains(says) && e.starts_with("t.toml: [storage]"),
                 "{bad}: {e}"
