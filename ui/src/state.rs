@@ -117,6 +117,9 @@ pub struct UiConfig {
     pub external_origin: Option<String>,
     /// The database the agents write to.
     pub database: String,
+    /// Read-only dashboards are provisioned from the `*.json` files here, read at start;
+    /// `None`: `<data dir>/dashboards`.
+    pub dashboards_dir: Option<PathBuf>,
     /// A session ends after this long without requests.
     pub session_idle: Duration,
     /// And after this long whatever happens.
@@ -129,6 +132,7 @@ impl Default for UiConfig {
             secure_cookies: false,
             external_origin: None,
             database: "telegraf".into(),
+            dashboards_dir: None,
             session_idle: Duration::from_secs(12 * 3600),
             session_lifetime: Duration::from_secs(7 * 24 * 3600),
         }
@@ -154,6 +158,8 @@ pub(crate) struct Inner {
     pub alerts: std::sync::OnceLock<Arc<dyn crate::alerts::AlertBackend>>,
     /// Settled parts of bucketed panel queries.
     pub cache: crate::cache::ResultCache,
+    /// Dashboards from files, read-only.
+    pub provisioned: Vec<crate::dashboards::Dashboard>,
 }
 
 impl UiState {
@@ -170,6 +176,12 @@ impl UiState {
         let users = tsdb::storage::admin_connection(&data_dir)
             .map_err(|e| UiError::Internal(format!("opening the user store: {e}")))?;
         let authenticator = Authenticator::new(data_dir.join(tsdb::storage::DB_FILE));
+        let provisioned = crate::dashboards::files::load_dir(
+            &config
+                .dashboards_dir
+                .clone()
+                .unwrap_or_else(|| data_dir.join("dashboards")),
+        );
         let state = UiState {
             inner: Arc::new(Inner {
                 source,
@@ -181,6 +193,7 @@ impl UiState {
                 limiter: LoginLimiter::default(),
                 alerts: std::sync::OnceLock::new(),
                 cache: crate::cache::ResultCache::default(),
+                provisioned,
             }),
         };
         Ok(state)
@@ -212,6 +225,15 @@ impl UiState {
 
     pub(crate) fn source(&self) -> &dyn DataSource {
         self.inner.source.as_ref()
+    }
+
+    /// The file-provisioned dashboard `uid`, if there is one.
+    pub(crate) fn provisioned(&self, uid: &str) -> Option<&crate::dashboards::Dashboard> {
+        self.inner.provisioned.iter().find(|d| d.uid == uid)
+    }
+
+    pub(crate) fn all_provisioned(&self) -> &[crate::dashboards::Dashboard] {
+        &self.inner.provisioned
     }
 
     pub(crate) fn cache(&self) -> &crate::cache::ResultCache {

@@ -486,3 +486,73 @@ mod host_var {
         );
     }
 }
+
+/// Dashboards from `<data dir>/dashboards/*.json` are listed and shown, read-only to all.
+#[tokio::test]
+async fn file_dashboards_are_read_only() {
+    let first = env(FixedSource::default()).await;
+    let ed = first.login(EDITOR).await;
+    let export = ed.get(&first, "/d/agent-overview/export").await;
+    let json = export
+        .body
+        .replace("\"agent-overview\"", "\"ops-files\"")
+        .replace("Agent overview", "Ops <from file>");
+    let files = first.dir.path().join("dashboards");
+    std::fs::create_dir_all(&files).expect("dir");
+    std::fs::write(files.join("ops.json"), &json).expect("write");
+    std::fs::write(files.join("broken.json"), "{").expect("write");
+    // Read at start: a restart picks them up.
+    let Env { dir, .. } = first;
+    let state = ui::UiState::new(
+        Arc::new(FixedSource::default()),
+        dir.path(),
+        ui::UiConfig::default(),
+    )
+    .expect("restart");
+    let peer: std::net::SocketAddr = "127.0.0.1:40000".parse().expect("addr");
+    let app = ui::router(state.clone()).layer(axum::extract::connect_info::MockConnectInfo(peer));
+    let env = Env { dir, app, state };
+    let ed = env.login(EDITOR).await;
+    let list = ed.get(&env, "/dashboards").await;
+    assert!(
+        list.body.contains(
+            "href=\"/d/ops-files\">Ops &lt;from file&gt;</a> <span class=\"muted\">(from a file, read-only)"
+        ),
+        "{}",
+        list.body
+    );
+    let page = ed.get(&env, "/d/ops-files?from=now-1h&to=now").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Provisioned from a file: read-only."));
+    assert!(!page.body.contains("/panels/0/edit") && !page.body.contains("/rename"));
+    for (path, fields) in [
+        ("/d/ops-files/rename", vec![("title", "x")]),
+        ("/d/ops-files/delete", vec![]),
+        ("/d/ops-files/panels/0/delete", vec![]),
+        ("/d/ops-files/panels/0/move", vec![("dir", "down")]),
+    ] {
+        let r = ed.post(&env, path, &fields).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(r.body.contains("duplicate it"), "{path}");
+    }
+    assert_eq!(
+        ed.get(&env, "/d/ops-files/panels/0/edit").await.status,
+        StatusCode::FORBIDDEN
+    );
+    // A copy is an ordinary dashboard; an import with the file's uid gets a new one.
+    let copy = ed.post(&env, "/d/ops-files/duplicate", &[]).await;
+    assert_eq!(copy.status, StatusCode::SEE_OTHER);
+    let copy_uid = uid_from(copy.location());
+    assert_ne!(copy_uid, "ops-files");
+    let renamed = ed
+        .post(&env, &format!("/d/{copy_uid}/rename"), &[("title", "Mine")])
+        .await;
+    assert_eq!(renamed.status, StatusCode::SEE_OTHER);
+    let imported = ed
+        .post(&env, "/dashboards/import", &[("json", json.as_str())])
+        .await;
+    assert_eq!(imported.status, StatusCode::SEE_OTHER, "{}", imported.body);
+    assert_ne!(uid_from(imported.location()), "ops-files");
+    let export = ed.get(&env, "/d/ops-files/export").await;
+    assert_eq!(export.status, StatusCode::OK);
+}

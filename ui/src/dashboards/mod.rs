@@ -3,7 +3,9 @@
 //!
 //! - `pages`: list, view, create/rename/duplicate/delete, JSON export and import.
 //! - `panel`: running and drawing one panel, and the panel editor.
+//! - `files`: read-only dashboards provisioned from JSON files.
 
+pub mod files;
 pub mod health;
 pub mod pages;
 pub mod panel;
@@ -172,6 +174,8 @@ pub struct Summary {
     pub title: String,
     pub panels: usize,
     pub updated: i64,
+    /// From a file: read-only.
+    pub provisioned: bool,
 }
 
 pub fn list(c: &Connection) -> Result<Vec<Summary>> {
@@ -197,6 +201,7 @@ pub fn list(c: &Connection) -> Result<Vec<Summary>> {
             title,
             panels,
             updated,
+            provisioned: false,
         });
     }
     Ok(out)

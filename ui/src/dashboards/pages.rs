@@ -26,7 +26,21 @@ fn checked_uid(uid: &str) -> Result<String> {
 
 async fn load(state: &UiState, uid: &str) -> Result<Dashboard> {
     let uid = checked_uid(uid)?;
+    if let Some(d) = state.provisioned(&uid) {
+        return Ok(d.clone());
+    }
     state.ui_db().call(move |c| super::load(c, &uid)).await
+}
+
+/// Refuses changes to a dashboard provisioned from a file.
+fn writable(state: &UiState, uid: &str) -> Result<()> {
+    if state.provisioned(uid).is_some() {
+        return Err(UiError::Forbidden(
+            "this dashboard is provisioned from a file and read-only: duplicate it to change a copy"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads, changes and writes a dashboard under the database lock, so two editors'
@@ -37,6 +51,7 @@ async fn update<T: Send + 'static>(
     f: impl FnOnce(&mut Dashboard) -> Result<T> + Send + 'static,
 ) -> Result<T> {
     let uid = checked_uid(uid)?;
+    writable(state, &uid)?;
     state
         .ui_db()
         .call(move |c| {
@@ -66,6 +81,16 @@ pub async fn list(
     Query(s): Query<Search>,
 ) -> Result<Html<String>> {
     let mut all = state.ui_db().call(|c| super::list(c)).await?;
+    // A file's dashboard shadows a stored one with its uid, as `load` does.
+    all.retain(|d| state.provisioned(&d.uid).is_none());
+    all.extend(state.all_provisioned().iter().map(|d| super::Summary {
+        uid: d.uid.clone(),
+        title: d.title.clone(),
+        panels: d.panels.len(),
+        updated: 0,
+        provisioned: true,
+    }));
+    all.sort_by_key(|d| d.title.to_lowercase());
     let total = all.len();
     let needle = s.q.trim().to_lowercase();
     all.retain(|d| needle.is_empty() || d.title.to_lowercase().contains(&needle));
@@ -75,11 +100,17 @@ pub async fn list(
         title: String,
         panels: usize,
         updated: String,
+        provisioned: bool,
     }
     let rows: Vec<Row> = all
         .into_iter()
         .map(|d| Row {
-            updated: format_time(d.updated.saturating_mul(1_000_000_000)),
+            updated: if d.provisioned {
+                String::new()
+            } else {
+                format_time(d.updated.saturating_mul(1_000_000_000))
+            },
+            provisioned: d.provisioned,
             uid: d.uid,
             title: d.title,
             panels: d.panels,
@@ -228,6 +259,7 @@ pub async fn view(
             .join("&"),
     );
     ctx.insert("can_add", &(d.panels.len() < MAX_PANELS));
+    ctx.insert("read_only", &state.provisioned(&d.uid).is_some());
     ctx.insert("uses_host", &uses_host);
     ctx.insert("hosts", &hosts);
     ctx.insert("host", &host);
@@ -272,6 +304,7 @@ pub async fn delete(
 ) -> Result<Response> {
     user.require(Role::Editor)?;
     let uid = checked_uid(&uid)?;
+    writable(&state, &uid)?;
     let gone = uid.clone();
     state.ui_db().call(move |c| super::delete(c, &gone)).await?;
     tracing::info!(by = %user.name, %uid, "dashboard deleted");
@@ -319,12 +352,14 @@ pub async fn import(
         )));
     }
     d.validate()?;
+    // A file's uid is taken too: a stored copy under it would be hidden by the file's.
+    let file_uid = state.provisioned(&d.uid).is_some();
     let uid = state
         .ui_db()
         .call(move |c| {
             // Keep the exported uid so links survive a move between servers, unless it is
             // taken here; then the import is a new dashboard.
-            if !super::valid_uid(&d.uid) || super::uid_taken(c, &d.uid)? {
+            if file_uid || !super::valid_uid(&d.uid) || super::uid_taken(c, &d.uid)? {
                 d.uid = super::new_uid();
             }
             super::save(c, &d)?;
@@ -418,6 +453,7 @@ pub async fn edit_form(
     Query(rp): Query<RangeParams>,
 ) -> Result<Response> {
     user.require(Role::Editor)?;
+    writable(&state, &uid)?;
     let d = load(&state, &uid).await?;
     let range = TimeRange::parse(&rp, now_ns())?;
     let p = match panel_index(&idx, &d)? {
@@ -448,6 +484,7 @@ pub async fn edit_submit(
     Form(f): Form<PanelForm>,
 ) -> Result<Response> {
     user.require(Role::Editor)?;
+    writable(&state, &uid)?;
     let d = load(&state, &uid).await?;
     let slot = panel_index(&idx, &d)?;
     // The form carries the range it was opened with, to come back to the same view.
