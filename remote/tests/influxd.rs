@@ -300,3 +300,71 @@ fn subscriptions_are_synced_idempotently() {
     assert!(matches!(mixed[0].1, Err(Error::Query(_))), "{mixed:?}");
     assert!(matches!(mixed[1].1, Ok(Change::Unchanged)), "{mixed:?}");
 }
+
+/// A node that accepts connections and answers every request with 503, counting them.
+fn failing_node() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::Ordering;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            counter.fetch_add(1, Ordering::SeqCst);
+            let body = r#"{"error":"node is restarting"}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, hits)
+}
+
+#[test]
+fn a_5xx_moves_to_the_next_url_which_is_kept() {
+    use std::sync::atomic::Ordering;
+    let influx = start_influxd(false);
+    let (failing, hits) = failing_node();
+    let c = client(vec![failing.clone(), influx.url.clone()], Auth::None);
+    c.query_one("", "", "CREATE DATABASE telegraf")
+        .expect("answered by the live node");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "the failing node was tried first"
+    );
+    for _ in 0..3 {
+        c.query_one("telegraf", "", "SHOW MEASUREMENTS")
+            .expect("query");
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "later requests start at the node that answered"
+    );
+    // Only 5xx nodes left: the error says what they answered.
+    let only = client(vec![failing], Auth::None);
+    let e = only.query_one("", "", "SHOW DATABASES").expect_err("503");
+    assert!(
+        matches!(&e, Error::Unavailable(t) if t.contains("503") && t.contains("node is restarting")),
+        "{e}"
+    );
+}
