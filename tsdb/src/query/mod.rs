@@ -6,6 +6,7 @@
 //! - [`Cell`]: a result value; the HTTP layer formats it (JSON with Go's float rules, CSV).
 
 pub mod cond;
+mod into;
 mod meta;
 pub mod select;
 
@@ -173,6 +174,9 @@ impl QueryEngine {
         ctx: &QueryContext,
     ) -> Result<Vec<SeriesResult>, QueryError> {
         match stmt {
+            Statement::Select(select) if select.into.is_some() => {
+                into::execute(&self.store, select, ctx).await
+            }
             Statement::Select(select) => {
                 let store = self.store.clone();
                 let select = select.clone();
