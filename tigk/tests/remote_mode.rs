@@ -366,6 +366,16 @@ fn compare_with_embedded(stop_after: Option<usize>) {
     }
     // tigk registers its subscription for the task's database, pointing at itself.
     wait_subscribed(&influx, running(&remote));
+    // The spool keeps pushed points a day, not forever.
+    let policies = query(
+        running(&remote),
+        "telegraf",
+        "SHOW RETENTION POLICIES ON telegraf",
+    );
+    assert_eq!(
+        policies["results"][0]["series"][0]["values"][0][1], "24h0m0s",
+        "{policies}"
+    );
 
     let t0 = now_ns() - 600_000_000_000;
     let mut sent = 0;

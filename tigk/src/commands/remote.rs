@@ -256,6 +256,11 @@ pub async fn spawn_subscriptions(
         r.subscription_sync,
         r.spool_retention,
     );
+    tracing::info!(
+        "storage: remote engine at {}; stream tasks get its writes through subscription {name:?} to {}",
+        r.client.urls.join(", "),
+        redact(&destination)
+    );
     let mut spooled = BTreeSet::new();
     let started = now_ns();
     for (db, rp) in stream_dbrps(&alerter) {
@@ -293,6 +298,18 @@ pub async fn spawn_subscriptions(
             tokio::time::sleep(every).await;
         }
     })))
+}
+
+/// A URL without the password it may carry (`http://user:***@host`).
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
 }
 
 fn now_ns() -> i64 {
@@ -494,6 +511,15 @@ mod tests {
                 "{bad}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn logged_destinations_hide_the_password() {
+        assert_eq!(
+            redact("http://sub:s3cret@tigk:8086"),
+            "http://sub:***@tigk:8086"
+        );
+        assert_eq!(redact("http://tigk:8086"), "http://tigk:8086");
     }
 
     #[test]
