@@ -13,6 +13,7 @@
 //! - `hosts`: the host list and the automatic per-host dashboard.
 //! - `dashboards`: user dashboards (list, panels, query builder, JSON export/import) and
 //!   the agent dashboard provisioned on first start.
+//! - `explore`: the data explorer (ad-hoc InfluxQL as chart and table, schema to pick from).
 //! - `timerange`: the time-range picker's URL parameters.
 //! - `cache`: settled buckets of panel queries, so a reload queries only the newest ones.
 //! - `query`: InfluxQL building (quoted, parsed back, read-only) and result conversion.
@@ -28,6 +29,7 @@ pub mod chart;
 mod dashboards;
 mod db;
 mod error;
+mod explore;
 mod hosts;
 mod hosts_add;
 mod login;
@@ -66,6 +68,7 @@ pub fn router(state: UiState) -> Router {
         .route("/setup", get(login::setup_form).post(login::setup_submit))
         .route("/theme", post(login::set_theme))
         .route("/hosts", get(hosts::list))
+        .route("/explore", get(explore::page))
         .route("/hosts/{host}", get(hosts::dashboard))
         .route("/dashboards", get(dp::list).post(dp::create))
         .route("/dashboards/import", post(dp::import))

@@ -65,6 +65,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "alerts_active.html",
         include_str!("../templates/alerts_active.html"),
     ),
+    ("explore.html", include_str!("../templates/explore.html")),
     (
         "alert_delete.html",
         include_str!("../templates/alert_delete.html"),

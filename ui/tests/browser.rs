@@ -634,6 +634,17 @@ async fn walkthrough(ui: &Ui) {
     ui.shot("04-agent-overview").await;
     script_on_charts(ui).await;
 
+    // The data explorer: pick a measurement, then a field; its query runs as chart and table.
+    ui.goto("/explore?from=now-1h&to=now").await;
+    ui.click("ul.picks a[href*='m=cpu&']").await;
+    ui.wait_path("the cpu measurement", |p| p.contains("m=cpu"))
+        .await;
+    ui.click("ul.picks a[href*='q=SELECT']").await;
+    ui.wait_for("section .panel svg.chart").await;
+    assert_eq!(ui.charts_with_lines("section .panel").await.1, 1);
+    assert!(ui.count("table.grid tbody tr").await > 0);
+    ui.shot("04d-explore").await;
+
     // A new dashboard and a panel made in the query builder.
     ui.goto("/dashboards").await;
     ui.fill(

@@ -233,3 +233,60 @@ async fn mounts_next_to_the_influx_api() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     r.store.shutdown();
 }
+
+/// The data explorer: the schema to pick from, a field's ready query as chart and table,
+/// positioned errors and refused writes.
+#[tokio::test]
+async fn data_explorer_over_the_store() {
+    let r = real().await;
+    let c = r.env.login(VIEWER).await;
+    let page = c.get(&r.env, "/explore?from=now-1h&to=now").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for m in ["cpu", "mem", "system", "net"] {
+        assert!(
+            page.body.contains(&format!(">{m}</a>")),
+            "measurement {m}: {}",
+            page.body
+        );
+    }
+    let page = c.get(&r.env, "/explore?m=mem&from=now-1h&to=now").await;
+    assert!(page.body.contains("Fields of mem") && page.body.contains("used_percent"));
+    assert!(page.body.contains("<li>host</li>"), "tags: {}", page.body);
+    // The field's link carries a query charting it.
+    let href_start = page
+        .body
+        .find("href=\"/explore?db=telegraf&amp;m=mem&amp;q=SELECT")
+        .expect("field link")
+        + 6;
+    let href = &page.body[href_start..href_start + page.body[href_start..].find('"').expect("end")];
+    let run = c.get(&r.env, &href.replace("&amp;", "&")).await;
+    assert_eq!(run.status, StatusCode::OK, "{}", run.body);
+    assert!(run.body.contains("<svg class=\"chart\""), "{}", run.body);
+    assert!(
+        run.body.contains("<th>time</th>"),
+        "and a table: {}",
+        run.body
+    );
+    // A typo is answered with where it is; a write is refused.
+    let bad = c
+        .get(
+            &r.env,
+            "/explore?q=SELEC%20*%20FROM%20cpu&from=now-1h&to=now",
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("line 1"), "{}", bad.body);
+    let drop = c
+        .get(
+            &r.env,
+            "/explore?q=DROP%20DATABASE%20telegraf&from=now-1h&to=now",
+        )
+        .await;
+    assert_eq!(drop.status, StatusCode::BAD_REQUEST, "{}", drop.body);
+    let still = c.get(&r.env, "/explore?from=now-1h&to=now").await;
+    assert!(
+        still.body.contains(">cpu</a>"),
+        "the database is still there"
+    );
+    r.store.shutdown();
+}

@@ -114,6 +114,22 @@ pub async fn run(
     host: Option<&str>,
     annotations: &[chart::Annotation],
 ) -> PanelView {
+    run_with(state, p, index, range, theme, host, annotations, false).await
+}
+
+/// As [`run`]; with `also_table` a time-series panel gets its rows as a table too (the data
+/// explorer shows both from one query).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_with(
+    state: &UiState,
+    p: &Panel,
+    index: usize,
+    range: &TimeRange,
+    theme: Theme,
+    host: Option<&str>,
+    annotations: &[chart::Annotation],
+    also_table: bool,
+) -> PanelView {
     let mut view = PanelView {
         index,
         title: p.title.clone(),
@@ -188,6 +204,9 @@ pub async fn run(
             }
             spec.height = panel_height(series.len());
             view.svg = chart::render(&spec, &series);
+            if also_table {
+                view.table = Some(table(p, &results));
+            }
         }
         PanelKind::Stat => {
             let series = to_chart_series(&results, p.transform);
