@@ -194,48 +194,8 @@ fn server_records_itself_and_the_health_dashboard_shows_it() {
     );
 
     // The health dashboard, as a signed-in user sees it.
-    let ui = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .new_agent();
-    let login = ui.get(server.url("/login")).call().expect("login form");
-    let csrf = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("tigk_csrf="))
-        .and_then(|c| c.split(';').next())
-        .expect("csrf cookie")
-        .to_string();
-    let resp = ui
-        .post(server.url("/login"))
-        .header("Origin", format!("http://{}", server.addr))
-        .header("Cookie", format!("tigk_csrf={csrf}"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .send(format!("csrf={csrf}&user=admin&password={PASSWORD}&next=%2F").as_bytes())
-        .expect("sign in");
-    assert_eq!(resp.status().as_u16(), 303, "signed in");
-    let session: Vec<String> = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|c| c.split(';').next().map(str::to_string))
-        .collect();
-    let cookie = session.join("; ");
-    let get = |path: &str| {
-        let mut resp = ui
-            .get(server.url(path))
-            .header("Cookie", &cookie)
-            .call()
-            .expect("page");
-        let status = resp.status().as_u16();
-        let body = resp.body_mut().read_to_string().expect("body");
-        (status, body)
-    };
+    let ui = support::UiSession::sign_in(&format!("http://{}", server.addr), "admin", PASSWORD);
+    let get = |path: &str| ui.get(path);
     let (status, list) = get("/dashboards");
     assert_eq!(status, 200, "{list}");
     assert!(list.contains("tigk health"), "{list}");
@@ -249,7 +209,7 @@ fn server_records_itself_and_the_health_dashboard_shows_it() {
     let (status, page) = get(&format!("/d/tigk-health?from=now-5m&to={to}"));
     assert_eq!(status, 200, "{page}");
     assert_eq!(
-        page.matches("<section class=\"panel\">").count(),
+        page.matches("<section class=\"panel\"").count(),
         12,
         "{page}"
     );

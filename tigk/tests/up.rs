@@ -169,9 +169,9 @@ fn up_collects_this_host_and_survives_a_restart() {
         event["data"]["series"][0]["tags"]["host"], "seed-test",
         "{event}"
     );
-    // The UI is served by the same process.
-    let (status, _) = post(&format!("http://{}/login", up.addr), "text/plain", b"").expect("ui");
-    assert_ne!(status, 404, "the UI answers on the same listener");
+    // The UI is served by the same process, and the default dashboard draws this host's data.
+    let ui = support::UiSession::sign_in(&format!("http://{}", up.addr), "admin", &password);
+    assert_default_dashboard_has_data(&ui);
     up.stop();
 
     let up = Up::start(dir.path());
@@ -182,5 +182,30 @@ fn up_collects_this_host_and_survives_a_restart() {
         after > first,
         "data from the first run kept and new points added ({first} -> {after})"
     );
+    let ui = support::UiSession::sign_in(&format!("http://{}", up.addr), "admin", &password);
+    assert_default_dashboard_has_data(&ui);
     up.stop();
+}
+
+/// The agent overview (the default dashboard) is listed and draws this host's data.
+fn assert_default_dashboard_has_data(ui: &support::UiSession) {
+    let (status, list) = ui.get("/dashboards");
+    assert_eq!(status, 200, "{list}");
+    assert!(list.contains("/d/agent-overview"), "{list}");
+    let (status, page) = ui.get("/d/agent-overview?from=now-15m&to=now");
+    assert_eq!(status, 200, "{page}");
+    let panels = page.matches("<section class=\"panel\"").count();
+    assert!(panels >= 4, "{panels} panels: {page}");
+    assert!(!page.contains("Query error"), "{page}");
+    // Charts are drawn, and not every panel is in the no-data state (some inputs, such as
+    // diskio in a container, may have nothing to show).
+    assert!(page.contains("<svg"), "no chart: {page}");
+    assert!(
+        page.contains("<path") || page.contains("<polyline"),
+        "no series drawn: {page}"
+    );
+    assert!(
+        page.matches("No data").count() < panels,
+        "every panel is empty: {page}"
+    );
 }

@@ -128,3 +128,68 @@ pub fn encode(s: &str) -> String {
         })
         .collect()
 }
+
+/// A signed-in UI session on `base` (`http://host:port`): GET a page as that user.
+pub struct UiSession {
+    base: String,
+    cookie: String,
+    agent: ureq::Agent,
+}
+
+impl UiSession {
+    /// Signs in through the login form (CSRF cookie and field, same Origin).
+    pub fn sign_in(base: &str, user: &str, password: &str) -> UiSession {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let cookies = |resp: &ureq::http::Response<ureq::Body>| -> Vec<String> {
+            resp.headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .filter_map(|c| c.split(';').next().map(str::to_string))
+                .collect()
+        };
+        let login = agent
+            .get(format!("{base}/login"))
+            .call()
+            .expect("login form");
+        let csrf = cookies(&login)
+            .iter()
+            .find_map(|c| c.strip_prefix("tigk_csrf=").map(str::to_string))
+            .expect("csrf cookie");
+        let form = format!(
+            "csrf={csrf}&user={}&password={}&next=%2F",
+            encode(user),
+            encode(password)
+        );
+        let resp = agent
+            .post(format!("{base}/login"))
+            .header("Origin", base)
+            .header("Cookie", format!("tigk_csrf={csrf}"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(form.as_bytes())
+            .expect("sign in");
+        assert_eq!(resp.status().as_u16(), 303, "sign in as {user}");
+        UiSession {
+            base: base.to_string(),
+            cookie: cookies(&resp).join("; "),
+            agent,
+        }
+    }
+
+    /// (status, body) of a page.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let mut resp = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie)
+            .call()
+            .expect("page");
+        let status = resp.status().as_u16();
+        (status, resp.body_mut().read_to_string().unwrap_or_default())
+    }
+}
