@@ -6,6 +6,7 @@
 //!   full round a short back-off precedes the next one. The URL that answered is kept.
 //! - [`RemoteSource`]: the client as the UI's [`ui::DataSource`] (read-only statements only)
 //!   and the alerter's [`alerter::batch::BatchSource`].
+//! - [`QueryProxy`]: tigk's `/query` answered by the engine, for what tigk's caller may read.
 //! - [`gap`]: the points missed while tigk was down, asked for by time after a restart.
 //! - [`subscription`]: registers the InfluxDB subscriptions through which the engine pushes
 //!   every write to tigk's `/write`, where stream tasks read them from the local write log.
@@ -14,10 +15,12 @@
 
 mod client;
 pub mod gap;
+mod proxy;
 mod source;
 pub mod subscription;
 
 pub use client::{Auth, Client, ClientConfig};
+pub use proxy::QueryProxy;
 pub use source::RemoteSource;
 
 /// What can go wrong talking to the remote engine.

@@ -197,6 +197,16 @@ pub fn data_source(
     })
 }
 
+/// In remote mode `/query` is answered by the engine (reads only); `None`: by the store.
+pub fn query_runner(
+    cfg: &ServerConfig,
+) -> anyhow::Result<Option<Arc<dyn tsdb::http::QueryRunner>>> {
+    Ok(match remote_config(cfg) {
+        Some(r) => Some(Arc::new(remote::QueryProxy::new(client(r)?))),
+        None => None,
+    })
+}
+
 /// Opens the alerter; in remote mode its batch tasks query the remote engine.
 pub fn open_alerter(
     cfg: &ServerConfig,

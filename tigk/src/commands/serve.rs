@@ -150,6 +150,7 @@ pub async fn run_server_with(
 ) -> anyhow::Result<()> {
     let mut state = ApiState::new(store.clone(), !args.no_auth);
     state.limits = Arc::new(cfg.http.clone());
+    state.queries = super::remote::query_runner(cfg)?;
     let metrics = Metrics::default();
     let tasks = alerter::api::router(alerter.clone()).layer(axum::middleware::from_fn_with_state(
         state.clone(),

@@ -53,6 +53,19 @@ impl Default for HttpLimits {
     }
 }
 
+/// Runs `/query`'s statements elsewhere than the store's engine (tigk's remote mode: an
+/// InfluxDB 1.x-API engine). The caller is authenticated already; the runner must refuse
+/// what `ctx.principal` may not do. One result per statement, in order.
+pub trait QueryRunner: Send + Sync {
+    fn run<'a>(
+        &'a self,
+        query: &'a influxql::Query,
+        ctx: &'a crate::query::QueryContext,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Vec<crate::query::StatementResult>> + Send + 'a>,
+    >;
+}
+
 /// Everything the handlers share.
 #[derive(Clone)]
 pub struct ApiState {
@@ -60,6 +73,8 @@ pub struct ApiState {
     /// `None` when authentication is off (allowed only on loopback binds; the binary checks).
     pub auth: Option<Arc<Authenticator>>,
     pub limits: Arc<HttpLimits>,
+    /// `None`: `/query` runs on the store.
+    pub queries: Option<Arc<dyn QueryRunner>>,
 }
 
 impl ApiState {
@@ -73,6 +88,7 @@ impl ApiState {
             store,
             auth,
             limits: Arc::new(HttpLimits::default()),
+            queries: None,
         }
     }
 

@@ -60,9 +60,14 @@ pub async fn query(
         limits: state.limits.query.clone(),
         read_only_method: method == Method::GET,
     };
-    let results = QueryEngine::new(state.store.clone())
-        .execute(&parsed, &ctx)
-        .await;
+    let results = match &state.queries {
+        Some(runner) => runner.run(&parsed, &ctx).await,
+        None => {
+            QueryEngine::new(state.store.clone())
+                .execute(&parsed, &ctx)
+                .await
+        }
+    };
     let epoch = Epoch::from_param(params.get("epoch").map(String::as_str));
     let wants_csv = headers
         .get(header::ACCEPT)
