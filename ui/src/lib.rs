@@ -75,7 +75,7 @@ pub fn router(state: UiState) -> Router {
         .route("/d/{uid}", get(dp::view))
         .route("/d/{uid}/rename", post(dp::rename))
         .route("/d/{uid}/duplicate", post(dp::duplicate))
-        .route("/d/{uid}/delete", post(dp::delete))
+        .route("/d/{uid}/delete", get(dp::delete_form).post(dp::delete))
         .route("/d/{uid}/export", get(dp::export))
         .route(
             "/d/{uid}/panels/{idx}/edit",

@@ -67,6 +67,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("explore.html", include_str!("../templates/explore.html")),
     (
+        "dashboard_delete.html",
+        include_str!("../templates/dashboard_delete.html"),
+    ),
+    (
         "alert_delete.html",
         include_str!("../templates/alert_delete.html"),
     ),

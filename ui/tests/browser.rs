@@ -718,6 +718,7 @@ async fn walkthrough(ui: &Ui) {
         "a[href*='/edit']",
         "form[action$='/rename']",
         "form[action$='/delete']",
+        "a[href$='/delete']",
         "form[action$='/duplicate']",
         "form[action$='/move']",
     ] {

@@ -110,10 +110,16 @@ async fn viewers_cannot_change_dashboards() {
         );
         assert!(r.body.contains("Your role (viewer)"), "{path}");
     }
-    assert_eq!(
-        v.get(&env, "/d/agent-overview/panels/0/edit").await.status,
-        StatusCode::FORBIDDEN
-    );
+    for path in [
+        "/d/agent-overview/panels/0/edit",
+        "/d/agent-overview/delete",
+    ] {
+        assert_eq!(
+            v.get(&env, path).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
     let export = v.get(&env, "/d/agent-overview/export").await;
     assert_eq!(export.status, StatusCode::OK);
     assert!(
@@ -143,6 +149,18 @@ async fn editors_create_rename_duplicate_delete_and_search() {
     assert!(list.body.contains("&lt;script&gt;"));
     let page = ed.get(&env, &format!("/d/{uid}")).await;
     assert!(page.body.contains("no panels yet") && !page.body.contains("<script>alert"));
+    // Delete asks first: the page links to a confirmation whose form does it.
+    assert!(page.body.contains(&format!("href=\"/d/{uid}/delete\"")));
+    assert!(!page.body.contains(&format!("action=\"/d/{uid}/delete\"")));
+    let ask = ed.get(&env, &format!("/d/{uid}/delete")).await;
+    assert_eq!(ask.status, StatusCode::OK);
+    assert!(ask.body.contains("Delete the dashboard “&lt;script&gt;"));
+    assert!(ask.body.contains(&format!("action=\"/d/{uid}/delete\"")));
+    assert_eq!(
+        ed.get(&env, &format!("/d/{uid}")).await.status,
+        StatusCode::OK,
+        "asking deletes nothing"
+    );
     assert_eq!(
         ed.post(&env, &format!("/d/{uid}/rename"), &[("title", "Web tier")])
             .await

@@ -297,6 +297,22 @@ pub async fn duplicate(
     Ok(see(&format!("/d/{new}")))
 }
 
+/// Asks before deleting: the dashboard's Delete is a link here, and only this page's form
+/// posts.
+pub async fn delete_form(
+    State(state): State<UiState>,
+    user: CurrentUser,
+    Path(uid): Path<String>,
+) -> Result<Html<String>> {
+    user.require(Role::Editor)?;
+    let uid = checked_uid(&uid)?;
+    writable(&state, &uid)?;
+    let d = load(&state, &uid).await?;
+    let mut ctx = render::context(Some(&user), "Delete dashboard");
+    ctx.insert("d", &d);
+    render::render("dashboard_delete.html", &ctx)
+}
+
 pub async fn delete(
     State(state): State<UiState>,
     user: CurrentUser,
