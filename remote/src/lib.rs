@@ -19,7 +19,7 @@ mod proxy;
 mod source;
 pub mod subscription;
 
-pub use client::{Auth, Client, ClientConfig};
+pub use client::{Auth, Client, ClientConfig, load_ca};
 pub use proxy::QueryProxy;
 pub use source::RemoteSource;
 

@@ -368,3 +368,63 @@ fn a_5xx_moves_to_the_next_url_which_is_kept() {
         "{e}"
     );
 }
+
+/// An https influxd whose certificate only the configured CA file vouches for.
+#[test]
+fn https_engines_are_trusted_through_the_configured_ca() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).expect("cert");
+    let (cert_pem, key_pem) = (cert.cert.pem(), cert.signing_key.serialize_pem());
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, &cert_pem).expect("cert");
+    std::fs::write(&key_path, &key_pem).expect("key");
+    let (http, rpc) = (free_port(), free_port());
+    let d = dir.path().display();
+    let config = format!(
+        "reporting-disabled = true\nbind-address = \"127.0.0.1:{rpc}\"\n\
+         [meta]\n  dir = \"{d}/meta\"\n\
+         [data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n\
+         [http]\n  bind-address = \"127.0.0.1:{http}\"\n  log-enabled = false\n\
+         https-enabled = true\n  https-certificate = \"{}\"\n  https-private-key = \"{}\"\n\
+         [monitor]\n  store-enabled = false\n",
+        cert_path.display(),
+        key_path.display()
+    );
+    let path = dir.path().join("influxdb.conf");
+    std::fs::write(&path, config).expect("conf");
+    let child = Command::new("influxd")
+        .args(["run", "-config"])
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("influxd");
+    let _influx = Influxd {
+        child,
+        url: format!("https://127.0.0.1:{http}"),
+        _dir: tempfile::tempdir().expect("tempdir"),
+    };
+    let url = format!("https://127.0.0.1:{http}");
+    let mut cfg = ClientConfig::new(vec![url.clone()]);
+    cfg.timeout = Duration::from_secs(10);
+    cfg.backoff = Duration::from_millis(10);
+    cfg.tls_ca = remote::load_ca(cert_pem.as_bytes()).expect("ca");
+    let trusted = Client::new(cfg).expect("client");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match trusted.query_one("", "", "SHOW DATABASES") {
+            Ok(_) => break,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "https influxd: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    // The web roots do not vouch for it.
+    let untrusted = client(vec![url], Auth::None);
+    let e = untrusted
+        .query_one("", "", "SHOW DATABASES")
+        .expect_err("unknown issuer");
+    assert!(matches!(e, Error::Unavailable(_)), "{e}");
+    assert!(remote::load_ca(b"not a pem").is_err());
+}

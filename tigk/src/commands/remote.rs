@@ -48,6 +48,7 @@ pub struct RawStorage {
     password: Option<String>,
     token: Option<String>,
     timeout: Option<String>,
+    tls_ca: Option<std::path::PathBuf>,
     subscription_url: Option<String>,
     subscription_name: Option<String>,
     subscription_sync: Option<String>,
@@ -65,6 +66,7 @@ impl RawStorage {
             ("password", self.password.is_some()),
             ("token", self.token.is_some()),
             ("timeout", self.timeout.is_some()),
+            ("tls_ca", self.tls_ca.is_some()),
             ("subscription_url", self.subscription_url.is_some()),
             ("subscription_name", self.subscription_name.is_some()),
             ("subscription_sync", self.subscription_sync.is_some()),
@@ -123,6 +125,12 @@ impl RawStorage {
         let mut client = remote::ClientConfig::new(urls);
         client.auth = auth_mode;
         client.timeout = duration("timeout", &self.timeout, client.timeout)?;
+        if let Some(path) = &self.tls_ca {
+            let pem =
+                std::fs::read(path).map_err(|e| err(format!("tls_ca {}: {e}", path.display())))?;
+            client.tls_ca = remote::load_ca(&pem)
+                .map_err(|e| err(format!("tls_ca {}: {e}", path.display())))?;
+        }
         let subscription_sync = duration(
             "subscription_sync",
             &self.subscription_sync,
@@ -509,6 +517,10 @@ mod tests {
             (
                 "backend = \"remote\"\nurls = [\"http://a\"]\ntimeout = \"0s\"",
                 "timeout",
+            ),
+            (
+                "backend = \"remote\"\nurls = [\"https://a\"]\ntls_ca = \"/nonexistent/ca.pem\"",
+                "tls_ca /nonexistent/ca.pem",
             ),
             (
                 "backend = \"remote\"\nurls = [\"http://a\"]\nspool_retention = \"5m\"",
