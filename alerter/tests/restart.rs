@@ -83,7 +83,7 @@ fn restore_at_every_point_matches_an_uninterrupted_run() {
             .flat_map(|p| first.push_point("telegraf", "autogen", p))
             .map(|e| e.to_json())
             .collect();
-        let saved = serde_json::to_string(&first.snapshot()).expect("snapshot");
+        let saved = first.snapshot();
         let mut second = task();
         let state: BTreeMap<usize, serde_json::Value> = serde_json::from_str(&saved).expect("json");
         second.restore(state).expect("restore");

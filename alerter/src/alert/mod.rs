@@ -527,16 +527,18 @@ impl Node for AlertNode {
         &self.handlers
     }
 
-    fn snapshot(&self) -> Option<serde_json::Value> {
-        let s = Snapshot {
-            groups: self
-                .groups
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            topic: self.topic.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+    fn snapshot(&self) -> Option<String> {
+        // Sorted (stable saves), by reference: no copy of the groups' histories.
+        #[derive(Serialize)]
+        struct SnapshotRef<'a> {
+            groups: BTreeMap<&'a String, &'a GroupState>,
+            topic: BTreeMap<&'a String, &'a Level>,
+        }
+        let s = SnapshotRef {
+            groups: self.groups.iter().collect(),
+            topic: self.topic.iter().collect(),
         };
-        serde_json::to_value(s).ok()
+        serde_json::to_string(&s).ok()
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), Error> {

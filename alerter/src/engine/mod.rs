@@ -118,6 +118,11 @@ pub(crate) struct Inner {
     positions: Mutex<BTreeMap<String, u64>>,
     /// Decoded write-log entries shared by the stream tasks.
     log: log::LogCache,
+    /// Stream steps that may evaluate at once: one core fewer than the machine has.
+    /// Ingest runs beside the alerter; with every core evaluating, a burst of writes
+    /// took the store's ingest down to half its rate. The write log is the buffer, so
+    /// holding evaluation to the remaining cores only delays alerts during a burst.
+    eval: tokio::sync::Semaphore,
 }
 
 /// Name under which the alerter acknowledges the store's write log.
@@ -195,6 +200,11 @@ impl Engine {
                 tasks: Mutex::new(BTreeMap::new()),
                 positions: Mutex::new(BTreeMap::new()),
                 log: log::LogCache::default(),
+                eval: tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism()
+                        .map_or(1, |n| n.get().saturating_sub(1))
+                        .max(1),
+                ),
             }),
         };
         for def in defs {
@@ -453,8 +463,7 @@ impl Engine {
             // Record where the task starts before it processes anything: otherwise a
             // crash before its first periodic save would restart it at the newest write,
             // skipping what it had already seen (window contents lost, events missed).
-            let state =
-                serde_json::to_string(&task.snapshot()).map_err(|e| Error::State(e.to_string()))?;
+            let state = task.snapshot();
             lock(&self.inner.db).commit_step(id, &def.script, start_seq, &state, &[])?;
         }
         *lock(&error) = String::new();

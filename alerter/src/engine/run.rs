@@ -51,13 +51,7 @@ impl Ctx {
     /// and a restart replays from it, recreating these events under the same keys.
     fn commit(&self, seq: Option<u64>, events: Vec<AlertEvent>) -> Result<(), Error> {
         let state = match seq {
-            Some(_) => {
-                let t = lock(&self.task);
-                Some(
-                    serde_json::to_string(&t.snapshot())
-                        .map_err(|e| Error::State(e.to_string()))?,
-                )
-            }
+            Some(_) => Some(lock(&self.task).snapshot()),
             None => None,
         };
         let rows: Vec<(AlertEvent, usize)> = events
@@ -250,6 +244,10 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
             }
             dirty = true;
         }
+        // Held through the step (read, evaluate, save); released before any wait.
+        let Ok(permit) = inner.eval.acquire().await else {
+            return;
+        };
         let entries = match inner.log.read_after(&inner.store, seq, STEP_ENTRIES) {
             Ok(e) => e,
             Err(tsdb::Error::LogTrimmed { oldest, .. }) => {
@@ -263,12 +261,14 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
             }
             Err(e) => {
                 ctx.fail(format!("reading the write log: {e}"));
+                drop(permit);
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
         let Some(last) = entries.last().map(|e| e.seq) else {
             if dirty && saved_at.elapsed() < SAVE_EVERY {
+                drop(permit);
                 // Idle but saved recently: wait for data or for the save to be due.
                 // (Saving at every idle moment serialized each task's whole state per
                 // write, which dominated the cost of 100 tasks at a steady write rate.)
@@ -295,6 +295,7 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
                     }
                 }
             }
+            drop(permit);
             tokio::select! {
                 r = committed.changed() => if r.is_err() { return },
                 _ = stop.changed() => {}

@@ -170,7 +170,7 @@ impl Node for Stats {
         self.state.groups.len()
     }
 
-    fn snapshot(&self) -> Option<serde_json::Value> {
+    fn snapshot(&self) -> Option<String> {
         snap(&self.state)
     }
 
@@ -324,7 +324,7 @@ impl Node for Barrier {
         self.groups.len()
     }
 
-    fn snapshot(&self) -> Option<serde_json::Value> {
+    fn snapshot(&self) -> Option<String> {
         snap(&(self.now, &self.groups))
     }
 

@@ -555,7 +555,7 @@ impl Node for InfluxQl {
         self.pending.len() + self.transforms.len()
     }
 
-    fn snapshot(&self) -> Option<serde_json::Value> {
+    fn snapshot(&self) -> Option<String> {
         let transforms = self
             .transforms
             .iter()

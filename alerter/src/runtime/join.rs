@@ -542,7 +542,7 @@ impl Node for Join {
         self.state.groups.len()
     }
 
-    fn snapshot(&self) -> Option<serde_json::Value> {
+    fn snapshot(&self) -> Option<String> {
         snap(&self.state)
     }
 

@@ -122,7 +122,7 @@ pub(crate) trait Node: Send {
         &[]
     }
     /// State worth keeping across a restart.
-    fn snapshot(&self) -> Option<serde_json::Value> {
+    fn snapshot(&self) -> Option<String> {
         None
     }
     fn restore(&mut self, _state: serde_json::Value) -> Result<(), Error> {
@@ -552,17 +552,27 @@ impl Task {
         m
     }
 
-    /// Snapshots of every node that keeps state, by node id.
-    pub fn snapshot(&self) -> BTreeMap<usize, serde_json::Value> {
-        let mut m = BTreeMap::new();
+    /// Snapshots of every node that keeps state: a JSON object by node id, as
+    /// [`Task::restore`] reads it. Written as text straight from the node states: going
+    /// through `serde_json::Value` built and freed a tree per save, the main cost of
+    /// saving 100 tasks.
+    pub fn snapshot(&self) -> String {
+        let mut out = String::from("{");
         for (id, n) in self.nodes.iter().enumerate() {
             if let Some(n) = n
                 && let Some(s) = n.snapshot()
             {
-                m.insert(id, s);
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                out.push('"');
+                out.push_str(&id.to_string());
+                out.push_str("\":");
+                out.push_str(&s);
             }
         }
-        m
+        out.push('}');
+        out
     }
 
     /// Restores node state saved by [`Task::snapshot`] (for the same script).

@@ -188,8 +188,8 @@ pub fn value_to_field(v: Value) -> Result<FieldValue, EvalError> {
 }
 
 /// Serializes node state for a snapshot.
-pub(crate) fn snap<T: Serialize>(v: &T) -> Option<serde_json::Value> {
-    serde_json::to_value(v).ok()
+pub(crate) fn snap<T: Serialize>(v: &T) -> Option<String> {
+    serde_json::to_string(v).ok()
 }
 
 /// Reads node state back from a snapshot.

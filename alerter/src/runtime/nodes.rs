@@ -206,7 +206,7 @@ impl Node for From {
         out.push(Msg::Point(p));
     }
 
-    fn snapshot(&self) -> Option<serde_json::Value> {
+    fn snapshot(&self) -> Option<String> {
         snap(&self.state)
     }
 
@@ -273,7 +273,7 @@ impl Node for Where {
         self.states.len()
     }
 
-    fn snapshot(&self) -> Option<serde_json::Value> {
+    fn snapshot(&self) -> Option<String> {
         snap(&self.states)
     }
 
@@ -450,7 +450,7 @@ impl Node for Eval {
         self.states.len()
     }
 
-    fn snapshot(&self) -> Option<serde_json::Value> {
+    fn snapshot(&self) -> Option<String> {
         snap(&self.states)
     }
 

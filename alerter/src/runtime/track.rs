@@ -70,7 +70,7 @@ impl Node for Sample {
         self.counts.len()
     }
 
-    fn snapshot(&self) -> Option<serde_json::Value> {
+    fn snapshot(&self) -> Option<String> {
         snap(&self.counts)
     }
 
@@ -130,7 +130,7 @@ impl Node for ChangeDetect {
         self.previous.len()
     }
 
-    fn snapshot(&self) -> Option<serde_json::Value> {
+    fn snapshot(&self) -> Option<String> {
         let m: HashMap<&String, std::collections::BTreeMap<&String, SerValue>> = self
             .previous
             .iter()
@@ -263,7 +263,7 @@ impl Node for Derivative {
         self.previous.len()
     }
 
-    fn snapshot(&self) -> Option<serde_json::Value> {
+    fn snapshot(&self) -> Option<String> {
         snap(&self.previous)
     }
 
@@ -367,7 +367,7 @@ impl Node for StateTrack {
         self.groups.len()
     }
 
-    fn snapshot(&self) -> Option<serde_json::Value> {
+    fn snapshot(&self) -> Option<String> {
         snap(&self.groups)
     }
 

@@ -138,18 +138,42 @@ impl Window {
             }
         };
         if bp.time >= next {
-            let min = next - self.period;
-            g.buf.retain(|q| q.time >= min);
-            let points: Vec<BatchPoint> = g.buf.iter().filter(|q| q.time < next).cloned().collect();
+            let points = self.emit(g, next, bp.time);
             out.push(Self::batch(g, group, next, points));
-            let t = bp.time + self.every;
-            g.next = Some(if self.align {
-                truncate(t, self.every)
-            } else {
-                t
-            });
         }
         Self::insert(&mut g.buf, bp);
+    }
+
+    /// Closes the window ending at `next` (reached at `time`): sets the next window
+    /// end and returns the points of `[next - period, next)`. Points that no later
+    /// window reaches (before the next end minus the period; ends only grow) are moved
+    /// out rather than copied and kept: a tumbling window then holds one window of
+    /// points, not two, and copies none.
+    fn emit(&self, g: &mut Group, next: i64, time: i64) -> Vec<BatchPoint> {
+        let t = time + self.every;
+        let after = if self.align {
+            truncate(t, self.every)
+        } else {
+            t
+        };
+        g.next = Some(after);
+        let (min, keep_from) = (next - self.period, after - self.period);
+        let mut points = Vec::new();
+        let mut kept = Vec::with_capacity(g.buf.len());
+        for q in g.buf.drain(..) {
+            if q.time < min {
+                // Before this window: no window reaches it any more.
+            } else if q.time >= next {
+                kept.push(q);
+            } else if q.time < keep_from {
+                points.push(q);
+            } else {
+                points.push(q.clone());
+                kept.push(q);
+            }
+        }
+        g.buf = kept;
+        points
     }
 
     fn by_count(&self, g: &mut Group, group: &str, p: Point, out: &mut Vec<Msg>) {
@@ -201,26 +225,18 @@ impl Node for Window {
         if self.period_count > 0 || self.every == 0 {
             return;
         }
-        let Some(g) = self.groups.get_mut(group) else {
-            return;
-        };
-        let Some(next) = g.next else {
+        let Some(next) = self.groups.get(group).and_then(|g| g.next) else {
             return;
         };
         if time < next {
             return;
         }
-        let min = next - self.period;
-        g.buf.retain(|q| q.time >= min);
-        let points: Vec<BatchPoint> = g.buf.iter().filter(|q| q.time < next).cloned().collect();
-        let t = time + self.every;
-        g.next = Some(if self.align {
-            truncate(t, self.every)
-        } else {
-            t
-        });
-        let g = g.clone();
+        let Some(mut g) = self.groups.remove(group) else {
+            return;
+        };
+        let points = self.emit(&mut g, next, time);
         out.push(Self::batch(&g, group, next, points));
+        self.groups.insert(group.to_string(), g);
     }
 
     fn forget(&mut self, group: &str) {
@@ -231,8 +247,8 @@ impl Node for Window {
         self.groups.len()
     }
 
-    fn snapshot(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(&self.groups).ok()
+    fn snapshot(&self) -> Option<String> {
+        serde_json::to_string(&self.groups).ok()
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), Error> {
