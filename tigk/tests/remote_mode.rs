@@ -252,15 +252,26 @@ fn dashboards_and_batch_tasks_read_the_remote_engine() {
         .expect("written");
     // CPU usage needs two samples; this host's idleness is not what is tested either.
     let t = now_ns() - 20_000_000_000;
-    influx_write(
-        &influx,
-        &format!(
-            "cpu,cpu=cpu0,host=remote-host usage_idle=10,usage_user=85 {t}\n\
-             cpu,cpu=cpu1,host=remote-host usage_idle=95,usage_user=3 {t}\n"
-        ),
+    let cpu = format!(
+        "cpu,cpu=cpu0,host=remote-host usage_idle=10,usage_user=85 {t}\n\
+         cpu,cpu=cpu1,host=remote-host usage_idle=95,usage_user=3 {t}\n"
     );
+    influx_write(&influx, &cpu);
+    // An embedded server given the same points runs the same batch task as reference.
+    let embedded_dir = tempfile::tempdir().expect("tempdir");
+    let embedded_cfg = prepare(embedded_dir.path(), "");
+    let embedded = start(embedded_dir.path(), &embedded_cfg);
+    query(&embedded, "telegraf", "CREATE DATABASE telegraf");
+    let (status, text) = post(
+        &embedded.url("/write?db=telegraf"),
+        "text/plain",
+        cpu.as_bytes(),
+    )
+    .expect("write");
+    assert_eq!(status, 204, "{text}");
 
     define(&server, "batch_cpu_alert", BATCH_TASK, "batch_alerts.log");
+    define(&embedded, "batch_cpu_alert", BATCH_TASK, "batch_alerts.log");
     let log = server.data_dir.join("alerts").join("batch_alerts.log");
     wait_for("the batch task's alert", 60, || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("CRITICAL"))
@@ -272,6 +283,18 @@ fn dashboards_and_batch_tasks_read_the_remote_engine() {
     assert_eq!(first["data"]["series"][0]["tags"]["cpu"], "cpu0", "{text}");
     assert_eq!(first["data"]["series"][0]["values"][0][1], 10, "{text}");
     assert!(!text.contains("cpu1"), "cpu1 is idle enough: {text}");
+    let reference = embedded.data_dir.join("alerts").join("batch_alerts.log");
+    wait_for("the embedded batch task's alert", 60, || {
+        std::fs::read_to_string(&reference).is_ok_and(|t| t.contains("CRITICAL"))
+    });
+    let reference = std::fs::read_to_string(&reference).expect("log");
+    let same: serde_json::Value =
+        serde_json::from_str(reference.lines().next().expect("a line")).expect("alert json");
+    // The alert's own time is its schedule instant; what it says about the data is equal.
+    for key in ["id", "message", "level", "data"] {
+        assert_eq!(first[key], same[key], "{key}: {text} vs {reference}");
+    }
+    embedded.stop();
 
     // No stream task, so no subscription: whatever tigk shows comes from its queries.
     let subs = influx_query(&influx, "SHOW SUBSCRIPTIONS");
