@@ -143,6 +143,7 @@ pub async fn page(
             warn: None,
             crit: None,
             y_max: None,
+            y_min: None,
             database: Some(db.clone()),
         };
         match p.validate() {

@@ -216,6 +216,7 @@ fn builder_fields<'a>(title: &'a str, value: &'a str) -> Vec<(&'a str, &'a str)>
         ("transform", "none"),
         ("warn", "80"),
         ("crit", "90"),
+        ("y_min", "-5"),
         ("from", "now-1h"),
         ("to", "now"),
         ("action", "save"),
@@ -261,6 +262,9 @@ async fn panel_editor_saves_previews_and_refuses_bad_queries() {
         edit.body
     );
     assert!(edit.body.contains("<option value=\"mean\" selected>"));
+    assert!(edit.body.contains("name=\"y_min\" value=\"-5\""));
+    let export = ed.get(&env, &format!("/d/{uid}/export")).await;
+    assert!(export.body.contains("\"y_min\": -5.0"), "{}", export.body);
     // The preview shows the query that ran, with the value quoted.
     let mut preview = builder_fields("P", hostile);
     preview.retain(|(k, _)| *k != "action");

@@ -79,6 +79,9 @@ pub struct Panel {
     pub crit: Option<f64>,
     #[serde(default)]
     pub y_max: Option<f64>,
+    /// The y-axis starts here instead of at 0 (or below the lowest negative value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y_min: Option<f64>,
     /// The database the panel reads; `None`: the agents' database (`UiConfig::database`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
@@ -105,7 +108,10 @@ impl Panel {
         if self.decimals.is_some_and(|d| d > 6) {
             return Err(UiError::BadRequest("at most 6 decimals".into()));
         }
-        for v in [self.warn, self.crit, self.y_max].into_iter().flatten() {
+        for v in [self.warn, self.crit, self.y_max, self.y_min]
+            .into_iter()
+            .flatten()
+        {
             if !v.is_finite() {
                 return Err(UiError::BadRequest(
                     "thresholds must be finite numbers".into(),
@@ -269,6 +275,7 @@ fn panel(title: &str, kind: PanelKind, query: PanelQuery, unit: Unit) -> Panel {
         warn: None,
         crit: None,
         y_max: None,
+        y_min: None,
         database: None,
     }
 }

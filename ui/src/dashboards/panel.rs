@@ -167,6 +167,7 @@ pub async fn run_with(
     spec.unit = p.unit;
     spec.decimals = p.decimals;
     spec.y_max = p.y_max;
+    spec.y_min = p.y_min;
     spec.theme = theme;
     spec.annotations = annotations.to_vec();
     if let Some(w) = p.warn {
@@ -306,6 +307,7 @@ pub struct PanelForm {
     pub warn: String,
     pub crit: String,
     pub y_max: String,
+    pub y_min: String,
     /// `preview` or `save`.
     pub action: String,
     /// The dashboard's time range when the editor was opened (for previews).
@@ -339,6 +341,7 @@ impl PanelForm {
             warn: p.warn.map(|v| v.to_string()).unwrap_or_default(),
             crit: p.crit.map(|v| v.to_string()).unwrap_or_default(),
             y_max: p.y_max.map(|v| v.to_string()).unwrap_or_default(),
+            y_min: p.y_min.map(|v| v.to_string()).unwrap_or_default(),
             database: p.database.clone().unwrap_or_default(),
             ..PanelForm::default()
         };
@@ -417,6 +420,7 @@ impl PanelForm {
             warn: opt_num("the warning threshold", &self.warn)?,
             crit: opt_num("the critical threshold", &self.crit)?,
             y_max: opt_num("the y-axis maximum", &self.y_max)?,
+            y_min: opt_num("the y-axis minimum", &self.y_min)?,
             database: Some(self.database.trim())
                 .filter(|d| !d.is_empty())
                 .map(String::from),
