@@ -390,3 +390,5 @@ pub fn admin_connection(dir: &Path) -> Result<Connection> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upgrade_tests;
