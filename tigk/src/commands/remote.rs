@@ -22,7 +22,7 @@ pub enum Storage {
     /// The embedded store (the default): everything in the data directory.
     #[default]
     Embedded,
-    Remote(RemoteConfig),
+    Remote(Box<RemoteConfig>),
 }
 
 /// A validated `[storage]` section with `backend = "remote"`.
@@ -170,13 +170,13 @@ impl RawStorage {
                 "subscription_name {name:?} is not a usable name"
             )));
         }
-        Ok(Storage::Remote(RemoteConfig {
+        Ok(Storage::Remote(Box::new(RemoteConfig {
             client,
             subscription_url: self.subscription_url.clone(),
             subscription_name: name,
             subscription_sync,
             spool_retention,
-        }))
+        })))
     }
 }
 
