@@ -3,6 +3,7 @@
 //! Every point here is also in the write log, so the head can be rebuilt after a crash.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::batch::{ResolvedPoint, Value};
@@ -27,8 +28,10 @@ pub struct Head {
     columns: HashMap<ColumnKey, ColumnHead>,
     /// Columns that reached the chunk size, waiting for the flush after the current group
     /// commit. Sealing at exactly the chunk size keeps chunks even and stops a full
-    /// column's buffers from doubling their capacity for a few more points.
-    sealed: HashMap<ColumnKey, Vec<ColumnHead>>,
+    /// column's buffers from doubling their capacity for a few more points. Sealed pieces
+    /// never change again, so a flush can encode them on another thread from shared
+    /// references (`Arc`) while readers keep seeing them here.
+    sealed: HashMap<ColumnKey, Vec<Arc<ColumnHead>>>,
     values: usize,
 }
 
@@ -61,7 +64,7 @@ impl Head {
             self.values += 1;
             if col.times.len() >= chunk_points {
                 if let Some(done) = self.columns.remove(&key) {
-                    self.sealed.entry(key).or_default().push(done);
+                    self.sealed.entry(key).or_default().push(Arc::new(done));
                     full.push(key);
                 }
             }
@@ -69,11 +72,50 @@ impl Head {
     }
 
     /// Removes everything the head holds for a column (sealed pieces and the open one).
-    pub fn take(&mut self, key: &ColumnKey) -> Vec<ColumnHead> {
-        let mut out = self.sealed.remove(key).unwrap_or_default();
-        out.extend(self.columns.remove(key));
-        self.values -= out.iter().map(|c| c.times.len()).sum::<usize>();
-        out
+    pub fn take(&mut self, key: &ColumnKey) {
+        let sealed = self.sealed.remove(key).unwrap_or_default();
+        let open = self.columns.remove(key);
+        self.values -= sealed
+            .iter()
+            .map(|c| c.times.len())
+            .chain(open.map(|c| c.times.len()))
+            .sum::<usize>();
+    }
+
+    /// Seals a column's open piece and returns every piece it holds, for a flush that
+    /// encodes them elsewhere. Points appended later go to a new piece, with a later log
+    /// sequence than every piece returned here.
+    pub fn seal(&mut self, key: &ColumnKey) -> Vec<Arc<ColumnHead>> {
+        if let Some(open) = self.columns.remove(key) {
+            self.sealed.entry(*key).or_default().push(Arc::new(open));
+        }
+        self.sealed.get(key).cloned().unwrap_or_default()
+    }
+
+    /// Removes pieces returned by [`Head::seal`] once their chunks are committed. False
+    /// (and nothing removed) when the column no longer starts with exactly those pieces:
+    /// another flush or a drop took them meanwhile, and the chunks must not be stored.
+    pub fn take_sealed(&mut self, key: &ColumnKey, pieces: &[Arc<ColumnHead>]) -> bool {
+        if !self.holds_sealed(key, pieces) {
+            return false;
+        }
+        self.values -= pieces.iter().map(|c| c.times.len()).sum::<usize>();
+        if let Some(held) = self.sealed.get_mut(key) {
+            held.drain(..pieces.len());
+            if held.is_empty() {
+                self.sealed.remove(key);
+            }
+        }
+        true
+    }
+
+    /// True while `take_sealed` with these pieces would succeed.
+    pub fn holds_sealed(&self, key: &ColumnKey, pieces: &[Arc<ColumnHead>]) -> bool {
+        self.sealed.get(key).is_some_and(|held| {
+            !pieces.is_empty()
+                && held.len() >= pieces.len()
+                && held.iter().zip(pieces).all(|(a, b)| Arc::ptr_eq(a, b))
+        })
     }
 
     /// Every piece held for a column, oldest first.
@@ -82,6 +124,7 @@ impl Head {
             .get(key)
             .into_iter()
             .flatten()
+            .map(|c| &**c)
             .chain(self.columns.get(key))
     }
 
@@ -115,7 +158,7 @@ impl Head {
     pub fn min_seq(&self) -> Option<u64> {
         self.columns
             .values()
-            .chain(self.sealed.values().flatten())
+            .chain(self.sealed.values().flatten().map(|c| &**c))
             .map(|c| c.first_seq)
             .min()
     }
@@ -196,7 +239,36 @@ mod tests {
             Some(vec![3, 4, 5, 6, 7, 8])
         );
         assert_eq!(head.last(&(7, 1)), Some((9, Value::Float(9.0))));
-        assert_eq!(head.take(&(7, 1)).len(), 3);
+        head.take(&(7, 1));
+        assert_eq!(head.value_count(), 0);
+    }
+
+    #[test]
+    fn sealed_pieces_leave_only_if_still_held() {
+        let mut head = Head::default();
+        let mut full = Vec::new();
+        for t in 0..6 {
+            head.append(1, &point(7, t, t as f64), 4, &mut full);
+        }
+        let pieces = head.seal(&(7, 1));
+        assert_eq!(
+            pieces.iter().map(|c| c.times.len()).collect::<Vec<_>>(),
+            vec![4, 2]
+        );
+        // Points after the seal start a new piece that stays in the head.
+        head.append(2, &point(7, 6, 6.0), 4, &mut full);
+        assert!(head.take_sealed(&(7, 1), &pieces));
+        assert_eq!(head.value_count(), 1);
+        assert_eq!(
+            head.snapshot(&(7, 1), i64::MIN, i64::MAX).map(|(t, _)| t),
+            Some(vec![6])
+        );
+        assert!(!head.take_sealed(&(7, 1), &pieces), "already taken");
+        // A flush that took the column meanwhile makes an older seal stale.
+        let stale = head.seal(&(7, 1));
+        head.take(&(7, 1));
+        assert!(!head.holds_sealed(&(7, 1), &stale));
+        assert!(!head.take_sealed(&(7, 1), &stale));
         assert_eq!(head.value_count(), 0);
     }
 }

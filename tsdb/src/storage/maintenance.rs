@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use super::batch::decode_payload;
 use super::column::normalize;
+use super::flush::{encode_split, insert_chunks};
 use super::head::ColumnKey;
 use super::now_ns;
 use super::writer::Writer;
@@ -20,6 +21,10 @@ const FLUSH_GROUP: usize = 64;
 const COMPACTION_PCO_LEVEL: usize = 8;
 /// How often retention and compaction run while the store is busy.
 const SLOW_PERIOD: std::time::Duration = std::time::Duration::from_secs(30);
+/// Compaction work done in one go between write groups while the store is busy.
+const COMPACTION_SLICE: std::time::Duration = std::time::Duration::from_millis(40);
+/// Columns compacted per transaction in a slice: small, so a slice ends near its budget.
+const SLICE_GROUP: usize = 8;
 
 impl Writer {
     /// Rebuilds the head from the write log after a restart.
@@ -96,7 +101,7 @@ impl Writer {
             .unwrap_or_else(|e| e.into_inner())
             .older_than(opts.max_head_age);
         if !old.is_empty() {
-            self.flush_or_log(old);
+            self.flush_async(old);
         }
         thread_local! { static LAST_SLOW: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) }; }
         let due = LAST_SLOW.with(|c| {
@@ -106,19 +111,24 @@ impl Writer {
             }
             due
         });
-        if due {
-            if let Err(e) = self
-                .enforce_retention()
-                .and_then(|_| self.compact().map(|_| ()))
-            {
-                tracing::error!("retention/compaction failed: {e}");
-            }
+        if due && let Err(e) = self.enforce_retention() {
+            tracing::error!("retention failed: {e}");
+        }
+        // Compaction decodes and re-encodes chunks: while writes arrive it runs in slices
+        // of COMPACTION_SLICE, one per tick, so that no write waits long behind it.
+        if (due || (self.compaction_unfinished && !self.touched.is_empty()))
+            && let Err(e) = self.compact_for(Some(COMPACTION_SLICE))
+        {
+            tracing::error!("compaction failed: {e}");
         }
     }
 
     /// Flushes every head column, merges small chunks and trims the log.
     pub(super) fn flush_all(&mut self) -> Result<()> {
         let started = Instant::now();
+        // Columns being encoded elsewhere are stored first: flushing them again here
+        // would only throw that work away.
+        self.store_encoded(true);
         let (keys, values) = {
             let head = self.shared.head.read().unwrap_or_else(|e| e.into_inner());
             (head.keys(), head.value_count())
@@ -161,31 +171,15 @@ impl Writer {
                     })
                     .collect()
             };
+            let mut encoded = Vec::with_capacity(copies.len());
+            for (key, times, values, max_seq) in &copies {
+                encoded.push((*key, *max_seq, encode_split(times, values, chunk_points)?));
+            }
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO chunks (series_id, field_id, min_time, max_time, count, max_seq, data)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?;
-                for ((series, field), times, values, max_seq) in &copies {
-                    for (t, v) in split(times, values, chunk_points) {
-                        let blob = codec::encode_chunk(&t, &v)?;
-                        let (Some(min), Some(max)) = (t.first(), t.last()) else {
-                            continue;
-                        };
-                        insert.execute((
-                            series,
-                            field,
-                            min,
-                            max,
-                            t.len() as i64,
-                            *max_seq as i64,
-                            blob,
-                        ))?;
-                    }
-                }
+            for (key, max_seq, chunks) in &encoded {
+                insert_chunks(&tx, *key, *max_seq, chunks)?;
             }
             tx.commit()?;
             super::crash::point("flush.chunks_committed");
@@ -202,6 +196,13 @@ impl Writer {
     /// `compact_points` per chunk. The merged chunk takes the row of the run's last chunk,
     /// so the id order (which decides last-write-wins) is preserved. Returns the runs merged.
     pub(super) fn compact(&mut self) -> Result<usize> {
+        self.compact_for(None)
+    }
+
+    /// [`Writer::compact`] that stops once `budget` is spent, leaving the columns not
+    /// reached for the next call.
+    pub(super) fn compact_for(&mut self, budget: Option<std::time::Duration>) -> Result<usize> {
+        let started = Instant::now();
         let target = self
             .shared
             .options
@@ -210,7 +211,18 @@ impl Writer {
         let mut columns: Vec<ColumnKey> = self.touched.drain().collect();
         columns.sort_unstable();
         let mut merged = 0;
-        for group in columns.chunks(FLUSH_GROUP) {
+        let group_size = if budget.is_some() {
+            SLICE_GROUP
+        } else {
+            FLUSH_GROUP
+        };
+        self.compaction_unfinished = false;
+        for (i, group) in columns.chunks(group_size).enumerate() {
+            if budget.is_some_and(|b| started.elapsed() >= b) {
+                self.touched.extend(&columns[i * group_size..]);
+                self.compaction_unfinished = true;
+                break;
+            }
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -413,23 +425,6 @@ pub(super) fn delete_range_in(tx: &Connection, series: &[i64], start: i64, end: 
         }
     }
     Ok(())
-}
-
-fn split(times: &[i64], values: &Column, n: usize) -> Vec<(Vec<i64>, Column)> {
-    if times.len() <= n {
-        return vec![(
-            times.to_vec(),
-            values.gather(&(0..times.len()).collect::<Vec<_>>()),
-        )];
-    }
-    (0..times.len())
-        .step_by(n)
-        .map(|s| {
-            let e = (s + n).min(times.len());
-            let idx: Vec<usize> = (s..e).collect();
-            (times[s..e].to_vec(), values.gather(&idx))
-        })
-        .collect()
 }
 
 fn state(conn: &Connection, key: &str) -> Result<Option<i64>> {

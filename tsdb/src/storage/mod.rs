@@ -20,6 +20,7 @@ pub mod catalog;
 mod column;
 mod crash;
 mod dirlock;
+mod flush;
 mod head;
 mod log;
 mod maintenance;

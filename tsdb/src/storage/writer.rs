@@ -24,6 +24,10 @@ pub(super) struct Writer {
     pub(super) last_maintenance: Instant,
     /// Columns flushed since the last compaction: only these can have new small chunks.
     pub(super) touched: HashSet<ColumnKey>,
+    /// A compaction slice ran out of time: the next tick goes on with `touched`.
+    pub(super) compaction_unfinished: bool,
+    /// The encoder thread that flushes run on (see `flush`).
+    pub(super) flusher: super::flush::Flusher,
 }
 
 struct PendingWrite {
@@ -52,6 +56,8 @@ impl Writer {
             dirty_since_idle_flush: false,
             last_maintenance: Instant::now(),
             touched: HashSet::new(),
+            compaction_unfinished: false,
+            flusher: super::flush::Flusher::start(),
         })
     }
 
@@ -66,6 +72,7 @@ impl Writer {
                         c
                     }
                     Err(RecvTimeoutError::Timeout) => {
+                        self.store_encoded(false);
                         self.background();
                         continue;
                     }
@@ -95,6 +102,7 @@ impl Writer {
                 Command::Abort => return,
                 Command::Shutdown => break,
             }
+            self.store_encoded(false);
             if self.last_maintenance.elapsed() >= TICK {
                 self.background();
             }
@@ -129,17 +137,26 @@ impl Writer {
                 }
                 self.last_write = Instant::now();
                 self.dirty_since_idle_flush = true;
+                // Full columns are encoded on the encoder thread: the next group's writes
+                // need not wait for it (see `flush`).
                 if !full.is_empty() {
-                    self.flush_or_log(full);
+                    self.flush_async(full);
                 }
                 if self.head_values() > self.shared.options.max_head_values {
-                    let keys = self
-                        .shared
-                        .head
-                        .read()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .keys();
-                    self.flush_or_log(keys);
+                    // Back-pressure: the head may not outgrow its limit while the encoder
+                    // falls behind; wait for what is out before sealing more.
+                    if self.flusher.outstanding() > 0 {
+                        self.store_encoded(true);
+                    }
+                    if self.head_values() > self.shared.options.max_head_values {
+                        let keys = self
+                            .shared
+                            .head
+                            .read()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .keys();
+                        self.flush_async(keys);
+                    }
                 }
             }
             Err((e, replies)) => {
