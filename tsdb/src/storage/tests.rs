@@ -418,3 +418,54 @@ async fn write_counters_and_queue_depth_for_metrics() {
     assert_eq!(s.write_queue_depth, 0, "every queued request was taken");
     store.shutdown();
 }
+
+#[tokio::test]
+async fn columns_encoded_off_the_writer_are_stored_once_in_write_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path(), small_chunks()).await;
+    // One point per request, so full columns are sealed and encoded while later writes
+    // (including overwrites of earlier times) keep arriving.
+    for i in 0..40i64 {
+        let p = point("cpu", "a", &[("v", FieldValue::Float(i as f64))], i * 10);
+        store
+            .write("db", None, batch(&[p]), 0)
+            .await
+            .expect("write");
+        if i % 7 == 6 {
+            let again = point("cpu", "a", &[("v", FieldValue::Float(-1.0))], (i - 3) * 10);
+            store
+                .write("db", None, batch(&[again]), 0)
+                .await
+                .expect("overwrite");
+        }
+    }
+    let key = ids(&store, "cpu", "a", "v");
+    let expected: Vec<f64> = (0..40i64)
+        .map(|i| {
+            if (i + 3) % 7 == 6 && i + 3 < 40 {
+                -1.0
+            } else {
+                i as f64
+            }
+        })
+        .collect();
+    // Reads are whole while chunks are on their way (the pieces stay in the head until then).
+    assert_eq!(floats(&store, key).1, expected);
+    let mut waited = 0;
+    while store.stats().expect("stats").head_values >= 4 {
+        assert!(waited < 500, "the encoder never stored the full columns");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        waited += 1;
+    }
+    assert!(store.stats().expect("stats").chunks >= 10);
+    let (t, v) = floats(&store, key);
+    assert_eq!(t, (0..40).map(|i| i * 10).collect::<Vec<_>>());
+    assert_eq!(v, expected);
+    // After a crash the log replays only what no chunk holds: nothing lost, nothing doubled.
+    store.simulate_crash();
+    let store = Store::open(dir.path(), small_chunks()).expect("reopen");
+    let (t, v) = floats(&store, key);
+    assert_eq!(t.len(), 40);
+    assert_eq!(v, expected);
+    store.shutdown();
+}
