@@ -169,14 +169,20 @@ impl Writer {
     pub(super) fn store_encoded(&mut self, wait: bool) {
         while self.flusher.outstanding > 0 {
             let done = if wait {
-                match self.flusher.done.recv() {
-                    Ok(d) => d,
-                    Err(_) => break,
-                }
+                self.flusher
+                    .done
+                    .recv()
+                    .map_err(|_| mpsc::TryRecvError::Disconnected)
             } else {
-                match self.flusher.done.try_recv() {
-                    Ok(d) => d,
-                    Err(_) => break,
+                self.flusher.done.try_recv()
+            };
+            let done = match done {
+                Ok(d) => d,
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    // The encoder is gone (it panicked): flush on this thread from now on.
+                    self.flusher.jobs = None;
+                    break;
                 }
             };
             self.flusher.outstanding -= 1;
