@@ -314,9 +314,14 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
             events
         };
         seq = last;
+        let save = saved_at.elapsed() >= SAVE_EVERY;
+        if !save {
+            // Queuing events waits on the disk (a synced transaction), not on the CPU:
+            // holding the slot through it delayed every other task's evaluation.
+            drop(permit);
+        }
         write_out(&ctx).await;
         ctx.send_posts();
-        let save = saved_at.elapsed() >= SAVE_EVERY;
         match ctx.commit(save.then_some(seq), events) {
             Ok(()) if save => {
                 dirty = false;
