@@ -113,3 +113,80 @@ fn crash_after_a_compaction_merge() {
 fn crash_before_the_checkpoint() {
     crash_at("flush.before_checkpoint");
 }
+
+#[test]
+fn crash_after_retention_deletes_expired_chunks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--no-auth"]);
+    let q = |server: &Server, q: &str| {
+        let (st, body) = post(
+            &server.url("/query"),
+            "application/x-www-form-urlencoded",
+            format!("q={}", encode(q)).as_bytes(),
+        )
+        .expect("query");
+        assert_eq!(st, 200, "{body}");
+    };
+    q(&server, "CREATE DATABASE crash");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as i64;
+    let hour = 3_600_000_000_000i64;
+    // 1000 points three hours old, 500 from the last ten minutes, in other series: retention
+    // drops whole chunks, and a chunk holding both would be kept.
+    let mut body = String::new();
+    for i in 0..1000i64 {
+        body.push_str(&format!(
+            "crash,host=old{} v={i}i {}\n",
+            i % 3,
+            now - 3 * hour + i * 1_000_000
+        ));
+    }
+    for i in 0..500i64 {
+        body.push_str(&format!(
+            "crash,host=new{} v={}i {}\n",
+            i % 3,
+            10_000 + i,
+            now - hour / 6 + i * 1_000_000
+        ));
+    }
+    let (st, text) = post(
+        &server.url("/write?db=crash"),
+        "text/plain",
+        body.as_bytes(),
+    )
+    .expect("write");
+    assert_eq!(st, 204, "{text}");
+    q(
+        &server,
+        "ALTER RETENTION POLICY autogen ON crash DURATION 1h SHARD DURATION 1h",
+    );
+    server.stop(); // flushes: the old points are in chunks now
+
+    // Retention runs at the first tick after a start: the crash point is reached there.
+    let mut server = Server::start_with_env(
+        dir.path(),
+        &["--no-auth"],
+        &[("TIGK_CRASH_AT", "retention.deleted")],
+    );
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(status)) = server.child.try_wait() {
+            assert!(!status.success(), "exited cleanly");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "retention never ran"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(server);
+    server = Server::start(dir.path(), &["--no-auth"]);
+    // The expired points are gone, every recent one is there, and last() is a recent value.
+    assert_eq!(totals(&server).0, 500);
+    let v = support::query(&server, "crash", "SELECT last(v) FROM crash");
+    assert_eq!(v["results"][0]["series"][0]["values"][0][1], 10_499, "{v}");
+    server.stop();
+}

@@ -6,7 +6,8 @@
 //! The points: `flush.chunks_committed` (chunks written, head and log not yet trimmed),
 //! `flush.log_trimmed` (log rows deleted, pages not yet released), `compact.merged` (a
 //! merge committed, more to come), `flush.before_checkpoint` (everything committed, WAL
-//! not yet checkpointed).
+//! not yet checkpointed), `retention.deleted` (expired chunks deleted, the last-value cache
+//! not yet cleared).
 
 use std::sync::OnceLock;
 

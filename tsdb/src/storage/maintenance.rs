@@ -303,6 +303,7 @@ impl Writer {
                 (cutoff, rp_id),
             )?;
             if n > 0 {
+                super::crash::point("retention.deleted");
                 self.forget_last_values();
                 tracing::info!("retention dropped {n} chunks of policy {rp_id}");
             }
