@@ -96,3 +96,50 @@ fn restore_at_every_point_matches_an_uninterrupted_run() {
         assert_eq!(got, want, "cut at {cut}");
     }
 }
+
+#[test]
+fn tumbling_window_keeps_only_its_open_window() {
+    // Emitted points no later window reaches leave the buffer (and the snapshot) at
+    // once: a tumbling window holds one window of points, not two.
+    let script = r#"dbrp "telegraf"."autogen"
+stream
+    |from()
+        .measurement('m')
+    |window()
+        .period(1m)
+        .every(1m)
+        .align()
+    |mean('v')
+    |alert()
+        .crit(lambda: "mean" > 100.0)
+"#;
+    let g = tick::compile(script, &CheckOptions::strict()).expect("compile");
+    let mut t = Task::new("w", g, &Options::default()).expect("task");
+    // Six points a minute for three minutes and one into the fourth.
+    let lp: String = (0..19)
+        .map(|i| {
+            format!(
+                "m v={i} {}\n",
+                1_704_067_200_000_000_000i64 + i * 10_000_000_000
+            )
+        })
+        .collect();
+    for p in parse_points(&lp, Default::default()).expect("points") {
+        t.push_point("telegraf", "autogen", &p);
+    }
+    let state: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(&t.snapshot()).expect("json");
+    let buffered: Vec<i64> = state
+        .values()
+        .filter_map(|n| n.as_object())
+        .flat_map(|groups| groups.values())
+        .filter_map(|g| g.get("buf")?.as_array().cloned())
+        .flatten()
+        .filter_map(|p| p.get("time")?.as_i64())
+        .collect();
+    // The fourth minute's first point only (the third minute was emitted by it).
+    assert_eq!(
+        buffered,
+        vec![1_704_067_200_000_000_000i64 + 18 * 10_000_000_000]
+    );
+}
