@@ -6,6 +6,6 @@ pub mod downloads;
 pub mod monitor;
 pub mod remote;
 pub mod serve;
-pub mod tls;
 pub mod task;
+pub mod tls;
 pub mod up;
