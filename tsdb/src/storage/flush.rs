@@ -27,6 +27,12 @@ use crate::codec::{self, Column};
 /// Columns per encoder job: each job is committed in its own short transaction.
 const JOB_COLUMNS: usize = 256;
 
+/// Jobs out at once. Sealed pieces stay in the head until their chunks are stored, so
+/// during a bulk load an encoder that falls behind would let the head grow to
+/// `max_head_values` (peak RSS 125 -> 164 MiB in the peers benchmark); past this the writer
+/// waits for the encoder, as it did when it encoded itself.
+const MAX_OUTSTANDING_JOBS: usize = 1;
+
 /// One chunk ready to insert.
 pub(super) struct EncodedChunk {
     pub(super) min: i64,
@@ -145,6 +151,9 @@ impl Writer {
         };
         let mut columns = columns.into_iter().peekable();
         while columns.peek().is_some() {
+            if self.flusher.outstanding >= MAX_OUTSTANDING_JOBS {
+                self.store_encoded(true);
+            }
             let job: Vec<_> = columns.by_ref().take(JOB_COLUMNS).collect();
             let keys: Vec<ColumnKey> = job.iter().map(|(k, _)| *k).collect();
             let sent = self.flusher.jobs.as_ref().is_some_and(|tx| {
