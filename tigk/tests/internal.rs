@@ -64,7 +64,10 @@ fn server_records_itself_and_the_health_dashboard_shows_it() {
     let task = serde_json::json!({
         "id": "hot", "type": "stream", "status": "enabled",
         "dbrps": [{"db": "telegraf", "rp": "autogen"}],
-        "script": "stream|from().measurement('cpu')|alert().crit(lambda: \"v\" > 1)",
+        "script": format!(
+            "stream|from().measurement('cpu')|alert().crit(lambda: \"v\" > 1).log('{}')",
+            data.join("alerts").join("hot.log").display()
+        ),
     });
     let (status, body) = post(
         &server.url("/kapacitor/v1/tasks"),
@@ -174,6 +177,8 @@ fn server_records_itself_and_the_health_dashboard_shows_it() {
     assert!(last(&server, "diskBytes", "store") > 0.0);
     assert_eq!(last(&server, "numEnabledTasks", "alerter"), 1.0);
     assert!(last(&server, "alertsTriggered", "alerter") >= 1.0);
+    assert!(last(&server, "deliveriesSent", "alerter") >= 1.0);
+    assert_eq!(last(&server, "deliveriesFailed", "alerter"), 0.0);
     let series = query(
         &server,
         "_internal",

@@ -17,6 +17,7 @@ mod topics;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
@@ -123,6 +124,8 @@ pub(crate) struct Inner {
     /// took the store's ingest down to half its rate. The write log is the buffer, so
     /// holding evaluation to the remaining cores only delays alerts during a burst.
     eval: tokio::sync::Semaphore,
+    /// Handler deliveries from the outbox since start: (sent, failed attempts).
+    deliveries: (AtomicU64, AtomicU64),
 }
 
 /// Name under which the alerter acknowledges the store's write log.
@@ -205,6 +208,7 @@ impl Engine {
                         .map_or(1, |n| n.get().saturating_sub(1))
                         .max(1),
                 ),
+                deliveries: (AtomicU64::new(0), AtomicU64::new(0)),
             }),
         };
         for def in defs {
@@ -527,6 +531,12 @@ impl Engine {
             .unwrap_or(0);
         let pending = lock(&self.inner.db).pending_count()?;
         Ok((behind, pending))
+    }
+
+    /// Handler deliveries since start: (sent, failed attempts), for self-monitoring.
+    pub fn deliveries(&self) -> (u64, u64) {
+        let (sent, failed) = &self.inner.deliveries;
+        (sent.load(Ordering::Relaxed), failed.load(Ordering::Relaxed))
     }
 
     /// Stops every task (their state is already saved).

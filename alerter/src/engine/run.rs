@@ -455,8 +455,18 @@ async fn outbox_worker(
         }
         for row in todo {
             let ok = match deliver_once(&spec, &row.json, &inner.opts).await {
-                Ok(()) => true,
+                Ok(()) => {
+                    inner
+                        .deliveries
+                        .0
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    true
+                }
                 Err(e) => {
+                    inner
+                        .deliveries
+                        .1
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::warn!(task = %task, node = %row.node, handler = row.handler, "alert delivery failed: {e}");
                     failed = true;
                     false

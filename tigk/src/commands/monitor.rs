@@ -350,6 +350,9 @@ fn alerter_points(engine: &alerter::engine::Engine, host: &str) -> Vec<Point> {
         ("alertsTriggered", FieldValue::Integer(totals[1])),
         ("critsTriggered", FieldValue::Integer(totals[2])),
     ];
+    let (sent, failed) = engine.deliveries();
+    fields.push(("deliveriesSent", int(sent)));
+    fields.push(("deliveriesFailed", int(failed)));
     match engine.backlog() {
         Ok((behind, pending)) => {
             fields.push(("writeLogBehind", int(behind)));
