@@ -219,6 +219,36 @@ pub fn cast(v: Value, hint: Option<DataType>) -> Value {
     }
 }
 
+/// A whole column cast as [`cast`] casts values; `None` when no value survives.
+pub fn cast_column(col: &Column, t: DataType) -> Option<Column> {
+    Some(match (t, col) {
+        (DataType::Float, Column::Float(_))
+        | (DataType::Integer, Column::Integer(_))
+        | (DataType::Unsigned, Column::Unsigned(_))
+        | (DataType::String, Column::String(_))
+        | (DataType::Boolean, Column::Boolean(_)) => col.clone(),
+        (DataType::Float, Column::Integer(v)) => {
+            Column::Float(v.iter().map(|&i| i as f64).collect())
+        }
+        (DataType::Float, Column::Unsigned(v)) => {
+            Column::Float(v.iter().map(|&u| u as f64).collect())
+        }
+        (DataType::Integer, Column::Float(v)) => {
+            Column::Integer(v.iter().map(|&f| f as i64).collect())
+        }
+        (DataType::Integer, Column::Unsigned(v)) => {
+            Column::Integer(v.iter().map(|&u| u as i64).collect())
+        }
+        (DataType::Unsigned, Column::Float(v)) => {
+            Column::Unsigned(v.iter().map(|&f| f as u64).collect())
+        }
+        (DataType::Unsigned, Column::Integer(v)) => {
+            Column::Unsigned(v.iter().map(|&i| i as u64).collect())
+        }
+        _ => return None,
+    })
+}
+
 pub fn tag<'a>(tags: &'a [(String, String)], key: &str) -> Option<&'a str> {
     tags.binary_search_by(|(k, _)| k.as_str().cmp(key))
         .ok()

@@ -405,7 +405,7 @@ fn feed_wave(
                             feed_column(b, c.func, &buf.times, &buf.values, acc, si)
                         }
                         Some(t) => {
-                            if let Some(col) = cast_column(&buf.values, t) {
+                            if let Some(col) = eval::cast_column(&buf.values, t) {
                                 feed_column(b, c.func, &buf.times, &col, acc, si);
                             }
                         }
@@ -419,36 +419,6 @@ fn feed_wave(
         Some(e) => Err(e),
         None => Ok(()),
     }
-}
-
-/// A column cast as `eval::cast` casts values; `None` when no value survives.
-fn cast_column(col: &Column, t: DataType) -> Option<Column> {
-    Some(match (t, col) {
-        (DataType::Float, Column::Float(_))
-        | (DataType::Integer, Column::Integer(_))
-        | (DataType::Unsigned, Column::Unsigned(_))
-        | (DataType::String, Column::String(_))
-        | (DataType::Boolean, Column::Boolean(_)) => col.clone(),
-        (DataType::Float, Column::Integer(v)) => {
-            Column::Float(v.iter().map(|&i| i as f64).collect())
-        }
-        (DataType::Float, Column::Unsigned(v)) => {
-            Column::Float(v.iter().map(|&u| u as f64).collect())
-        }
-        (DataType::Integer, Column::Float(v)) => {
-            Column::Integer(v.iter().map(|&f| f as i64).collect())
-        }
-        (DataType::Integer, Column::Unsigned(v)) => {
-            Column::Integer(v.iter().map(|&u| u as i64).collect())
-        }
-        (DataType::Unsigned, Column::Float(v)) => {
-            Column::Unsigned(v.iter().map(|&f| f as u64).collect())
-        }
-        (DataType::Unsigned, Column::Integer(v)) => {
-            Column::Unsigned(v.iter().map(|&i| i as u64).collect())
-        }
-        _ => return None,
-    })
 }
 
 fn feed_column(b: &Buckets, func: Func, times: &[i64], col: &Column, acc: &mut [Acc], si: usize) {
