@@ -9,6 +9,7 @@
 //! the same deterministic keys and are not queued twice.
 
 mod db;
+mod eval;
 mod history;
 mod log;
 mod run;
@@ -119,11 +120,9 @@ pub(crate) struct Inner {
     positions: Mutex<BTreeMap<String, u64>>,
     /// Decoded write-log entries shared by the stream tasks.
     log: log::LogCache,
-    /// Stream steps that may evaluate at once: one core fewer than the machine has.
-    /// Ingest runs beside the alerter; with every core evaluating, a burst of writes
-    /// took the store's ingest down to half its rate. The write log is the buffer, so
-    /// holding evaluation to the remaining cores only delays alerts during a burst.
-    eval: tokio::sync::Semaphore,
+    /// Where stream steps evaluate: below ingest's priority, on one core fewer than
+    /// the machine has (see `eval`).
+    eval: eval::Evaluators,
     /// Handler deliveries from the outbox since start: (sent, failed attempts).
     deliveries: (AtomicU64, AtomicU64),
 }
@@ -203,11 +202,7 @@ impl Engine {
                 tasks: Mutex::new(BTreeMap::new()),
                 positions: Mutex::new(BTreeMap::new()),
                 log: log::LogCache::default(),
-                eval: tokio::sync::Semaphore::new(
-                    std::thread::available_parallelism()
-                        .map_or(1, |n| n.get().saturating_sub(1))
-                        .max(1),
-                ),
+                eval: eval::Evaluators::for_machine(),
                 deliveries: (AtomicU64::new(0), AtomicU64::new(0)),
             }),
         };

@@ -210,7 +210,42 @@ async fn acknowledge(inner: &Inner, id: &str, seq: u64) {
     }
 }
 
+/// The disk side of a step (state save, event queue), off the async workers and the
+/// evaluator threads: a synced transaction must hold up neither.
+async fn commit(ctx: &Arc<Ctx>, seq: Option<u64>, events: Vec<AlertEvent>) -> Result<(), Error> {
+    let c = ctx.clone();
+    tokio::task::spawn_blocking(move || c.commit(seq, events))
+        .await
+        .unwrap_or_else(|e| Err(Error::State(format!("saving task state: {e}"))))
+}
+
+/// What a stream step read from the write log and what evaluating it raised.
+enum Step {
+    Idle,
+    Evaluated { last: u64, events: Vec<AlertEvent> },
+}
+
+/// Reads the write-log entries after `seq` and evaluates them (on an evaluator thread).
+fn step(ctx: &Ctx, seq: u64) -> Result<Step, tsdb::Error> {
+    let entries = ctx
+        .inner
+        .log
+        .read_after(&ctx.inner.store, seq, STEP_ENTRIES)?;
+    let Some(last) = entries.last().map(|e| e.seq) else {
+        return Ok(Step::Idle);
+    };
+    let mut t = lock(&ctx.task);
+    let mut events = Vec::new();
+    for e in &entries {
+        for p in &e.points {
+            events.extend(t.push_point(&e.database, &e.retention_policy, p));
+        }
+    }
+    Ok(Step::Evaluated { last, events })
+}
+
 async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
+    let ctx = Arc::new(ctx);
     let inner = ctx.inner.clone();
     let mut committed = inner.store.watch_committed();
     acknowledge(&inner, &ctx.def.id, seq).await;
@@ -244,12 +279,48 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
             }
             dirty = true;
         }
-        // Held through the step (read, evaluate, save); released before any wait.
-        let Ok(permit) = inner.eval.acquire().await else {
+        let c = ctx.clone();
+        let Some(result) = inner.eval.run(move || step(&c, seq)).await else {
+            ctx.fail("evaluation failed; task stopped");
             return;
         };
-        let entries = match inner.log.read_after(&inner.store, seq, STEP_ENTRIES) {
-            Ok(e) => e,
+        let (last, events) = match result {
+            Ok(Step::Evaluated { last, events }) => (last, events),
+            Ok(Step::Idle) => {
+                if dirty && saved_at.elapsed() < SAVE_EVERY {
+                    // Idle but saved recently: wait for data or for the save to be due.
+                    // (Saving at every idle moment serialized each task's whole state per
+                    // write, which dominated the cost of 100 tasks at a steady write rate.)
+                    let due = SAVE_EVERY.saturating_sub(saved_at.elapsed());
+                    tokio::select! {
+                        r = committed.changed() => if r.is_err() { return },
+                        _ = stop.changed() => {}
+                        _ = tokio::time::sleep(due) => {}
+                        _ = tokio::time::sleep(TICK_EVERY), if clocked => {}
+                    }
+                    continue;
+                }
+                if dirty {
+                    // Idle: save now, so that a restart has little to replay.
+                    match commit(&ctx, Some(seq), Vec::new()).await {
+                        Ok(()) => {
+                            dirty = false;
+                            saved_at = std::time::Instant::now();
+                            acknowledge(&inner, &ctx.def.id, seq).await;
+                        }
+                        Err(e) => {
+                            ctx.fail(format!("saving task state: {e}; task stopped"));
+                            return;
+                        }
+                    }
+                }
+                tokio::select! {
+                    r = committed.changed() => if r.is_err() { return },
+                    _ = stop.changed() => {}
+                    _ = tokio::time::sleep(TICK_EVERY), if clocked => {}
+                }
+                continue;
+            }
             Err(tsdb::Error::LogTrimmed { oldest, .. }) => {
                 ctx.fail(format!(
                     "write log trimmed: skipping writes {}..{}",
@@ -261,68 +332,15 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
             }
             Err(e) => {
                 ctx.fail(format!("reading the write log: {e}"));
-                drop(permit);
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
-        let Some(last) = entries.last().map(|e| e.seq) else {
-            if dirty && saved_at.elapsed() < SAVE_EVERY {
-                drop(permit);
-                // Idle but saved recently: wait for data or for the save to be due.
-                // (Saving at every idle moment serialized each task's whole state per
-                // write, which dominated the cost of 100 tasks at a steady write rate.)
-                let due = SAVE_EVERY.saturating_sub(saved_at.elapsed());
-                tokio::select! {
-                    r = committed.changed() => if r.is_err() { return },
-                    _ = stop.changed() => {}
-                    _ = tokio::time::sleep(due) => {}
-                    _ = tokio::time::sleep(TICK_EVERY), if clocked => {}
-                }
-                continue;
-            }
-            if dirty {
-                // Idle: save now, so that a restart has little to replay.
-                match ctx.commit(Some(seq), Vec::new()) {
-                    Ok(()) => {
-                        dirty = false;
-                        saved_at = std::time::Instant::now();
-                        acknowledge(&inner, &ctx.def.id, seq).await;
-                    }
-                    Err(e) => {
-                        ctx.fail(format!("saving task state: {e}; task stopped"));
-                        return;
-                    }
-                }
-            }
-            drop(permit);
-            tokio::select! {
-                r = committed.changed() => if r.is_err() { return },
-                _ = stop.changed() => {}
-                _ = tokio::time::sleep(TICK_EVERY), if clocked => {}
-            }
-            continue;
-        };
-        let events = {
-            let mut t = lock(&ctx.task);
-            let mut events = Vec::new();
-            for e in &entries {
-                for p in &e.points {
-                    events.extend(t.push_point(&e.database, &e.retention_policy, p));
-                }
-            }
-            events
-        };
         seq = last;
         let save = saved_at.elapsed() >= SAVE_EVERY;
-        if !save {
-            // Queuing events waits on the disk (a synced transaction), not on the CPU:
-            // holding the slot through it delayed every other task's evaluation.
-            drop(permit);
-        }
         write_out(&ctx).await;
         ctx.send_posts();
-        match ctx.commit(save.then_some(seq), events) {
+        match commit(&ctx, save.then_some(seq), events).await {
             Ok(()) if save => {
                 dirty = false;
                 saved_at = std::time::Instant::now();
