@@ -12,6 +12,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// Default of [`Options::max_window_points`]: more than a day of one point a second,
+/// some 10-20 MB per group for points of a few fields.
+pub const DEFAULT_MAX_WINDOW_POINTS: usize = 100_000;
+
 /// Alerter configuration.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -25,6 +29,11 @@ pub struct Options {
     pub delivery_timeout: Duration,
     /// Events waiting per handler before new ones are dropped (and counted).
     pub handler_queue: usize,
+    /// Points one group of a `window()` (or a `movingAverage` window) may hold. A time
+    /// window holding more drops its oldest points (counted as node errors); a count
+    /// window or moving average longer than this is refused at define time. Kapacitor
+    /// has no bound: `.period(52w)` over a busy series grew without limit.
+    pub max_window_points: usize,
     /// Accept handlers without checking paths and addresses (offline test runs, which
     /// never deliver).
     pub skip_handler_checks: bool,
@@ -49,6 +58,7 @@ impl Default for Options {
             allowed_addresses: Vec::new(),
             delivery_timeout: Duration::from_secs(10),
             handler_queue: 1000,
+            max_window_points: DEFAULT_MAX_WINDOW_POINTS,
             skip_handler_checks: false,
             hostname: "localhost".into(),
             cluster_id: String::new(),

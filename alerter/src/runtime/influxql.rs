@@ -80,7 +80,7 @@ pub(crate) struct InfluxQl {
 }
 
 /// Builds an InfluxQL function node.
-pub(crate) fn build(n: &GraphNode) -> Result<Box<dyn Node>, Error> {
+pub(crate) fn build(n: &GraphNode, opts: &crate::Options) -> Result<Box<dyn Node>, Error> {
     let bad = |m: &str| Error::Invalid(format!("{}: {m}", n.name()));
     let field_at = |i: usize| match n.args.get(i) {
         Some(Arg::String(s)) => Ok(s.clone()),
@@ -111,6 +111,13 @@ pub(crate) fn build(n: &GraphNode) -> Result<Box<dyn Node>, Error> {
             _ => return Err(bad("elapsed needs a positive unit")),
         },
         K::MovingAverage => match n.args.get(1) {
+            // Each group holds its window: longer than the window cap is refused.
+            Some(Arg::Int(w)) if *w > 0 && *w as u64 > opts.max_window_points as u64 => {
+                return Err(bad(&format!(
+                    "movingAverage window over {} points is refused (max_window_points)",
+                    opts.max_window_points
+                )));
+            }
             Some(Arg::Int(w)) if *w > 0 => (Func::MovingAverage(*w as usize), field_at(0)?),
             _ => return Err(bad("movingAverage needs a positive window")),
         },

@@ -225,9 +225,9 @@ impl Task {
                 K::InfluxDBOut => Box::new(out::InfluxDbOut::new(n)?),
                 K::Derivative => Box::new(track::Derivative::new(n)?),
                 K::StateDuration | K::StateCount => Box::new(track::StateTrack::new(n)?),
-                K::Window => Box::new(window::Window::new(n)?),
+                K::Window => Box::new(window::Window::new(n, opts)?),
                 K::Alert => Box::new(AlertNode::new(name, n, opts)?),
-                k if k.is_influxql() => influxql::build(n)?,
+                k if k.is_influxql() => influxql::build(n, opts)?,
                 _ => return Err(unsupported(n)),
             };
             nodes[id] = Some(node);

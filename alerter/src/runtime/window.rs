@@ -9,6 +9,7 @@ use super::model::{Batch, BatchPoint, Dims, Msg, Point, Tags};
 use super::nodes::{dur_prop, has_prop, int_prop};
 use super::{Cx, Node};
 use crate::error::Error;
+use crate::options::Options;
 use crate::tick::GraphNode;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,6 +33,10 @@ pub(crate) struct Window {
     fill_period: bool,
     period_count: i64,
     every_count: i64,
+    /// Points a group's buffer may hold ([`Options::max_window_points`]).
+    cap: usize,
+    /// Points dropped because a buffer was full.
+    dropped: i64,
     groups: HashMap<String, Group>,
 }
 
@@ -40,7 +45,7 @@ fn truncate(t: i64, d: i64) -> i64 {
 }
 
 impl Window {
-    pub(crate) fn new(n: &GraphNode) -> Result<Window, Error> {
+    pub(crate) fn new(n: &GraphNode, opts: &Options) -> Result<Window, Error> {
         let period = dur_prop(n, "period").unwrap_or(0);
         let every = dur_prop(n, "every").unwrap_or(0);
         let period_count = int_prop(n, "periodCount").unwrap_or(0);
@@ -65,6 +70,13 @@ impl Window {
                 n.name()
             )));
         }
+        let cap = opts.max_window_points.max(1);
+        if period_count > cap as i64 || every_count > cap as i64 {
+            return Err(Error::Invalid(format!(
+                "{}: a window of more than {cap} points is refused (max_window_points)",
+                n.name()
+            )));
+        }
         Ok(Window {
             // A window with only `every` is as long as it is frequent.
             period: if period > 0 { period } else { every },
@@ -77,6 +89,8 @@ impl Window {
             } else {
                 period_count
             },
+            cap,
+            dropped: 0,
             groups: HashMap::new(),
         })
     }
@@ -98,7 +112,30 @@ impl Window {
         buf.insert(at, bp);
     }
 
-    fn by_time(&self, g: &mut Group, group: &str, p: Point, out: &mut Vec<Msg>) {
+    /// Inserts into a time window's buffer; a full buffer drops its oldest point, so a
+    /// window longer than the data rate allows (`.period(52w)`) holds the newest
+    /// `cap` points rather than growing without bound.
+    fn insert_capped(&mut self, buf: &mut Vec<BatchPoint>, bp: BatchPoint, cx: &mut Cx<'_>) {
+        Self::insert(buf, bp);
+        if buf.len() > self.cap {
+            let excess = buf.len() - self.cap;
+            buf.drain(..excess);
+            self.dropped += excess as i64;
+            cx.error(format!(
+                "window buffer full ({} points): oldest point dropped",
+                self.cap
+            ));
+        }
+    }
+
+    fn by_time(
+        &mut self,
+        g: &mut Group,
+        group: &str,
+        p: Point,
+        cx: &mut Cx<'_>,
+        out: &mut Vec<Msg>,
+    ) {
         let bp = BatchPoint {
             time: p.time,
             fields: p.fields,
@@ -107,7 +144,7 @@ impl Window {
         if self.every == 0 {
             // Emit on every point: the right-closed window (t - period, t].
             let t = bp.time;
-            Self::insert(&mut g.buf, bp);
+            self.insert_capped(&mut g.buf, bp, cx);
             let min = t - self.period;
             g.buf.retain(|q| q.time > min);
             let points = g.buf.clone();
@@ -141,7 +178,7 @@ impl Window {
             let points = self.emit(g, next, bp.time);
             out.push(Self::batch(g, group, next, points));
         }
-        Self::insert(&mut g.buf, bp);
+        self.insert_capped(&mut g.buf, bp, cx);
     }
 
     /// Closes the window ending at `next` (reached at `time`): sets the next window
@@ -198,7 +235,7 @@ impl Window {
 }
 
 impl Node for Window {
-    fn process(&mut self, msg: Msg, _cx: &mut Cx<'_>, out: &mut Vec<Msg>) {
+    fn process(&mut self, msg: Msg, cx: &mut Cx<'_>, out: &mut Vec<Msg>) {
         let Msg::Point(p) = msg else {
             return;
         };
@@ -214,7 +251,7 @@ impl Node for Window {
         if self.period_count > 0 {
             self.by_count(&mut g, &group_id, p, out);
         } else {
-            self.by_time(&mut g, &group_id, p, out);
+            self.by_time(&mut g, &group_id, p, cx, out);
         }
         self.groups.insert(group_id, g);
     }
@@ -245,6 +282,10 @@ impl Node for Window {
 
     fn cardinality(&self) -> usize {
         self.groups.len()
+    }
+
+    fn stats(&self) -> Vec<(&'static str, i64)> {
+        vec![("points_dropped", self.dropped)]
     }
 
     fn snapshot(&self) -> Option<String> {
