@@ -6,8 +6,9 @@
 //! 100 decodings and 100 copies of every write in memory; the cache decodes each entry
 //! once and hands out shared references.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use tsdb::storage::{WriteEntry, WriteLog};
 
@@ -17,10 +18,62 @@ use super::lock;
 /// behind reads from the store again).
 const CACHE_POINTS: usize = 500_000;
 
+/// Write-log entries whose lineage is remembered; the oldest are forgotten first.
+const LINEAGE_ENTRIES: usize = 100_000;
+
+/// The stream tasks whose `influxDBOut` produced a write-log entry, directly or from
+/// points another task produced.
+pub(crate) type Lineage = Arc<BTreeSet<String>>;
+
 #[derive(Default)]
 pub(crate) struct LogCache {
     /// Consecutive entries (by seq), oldest first.
     entries: Mutex<Cached>,
+    /// Lineage of the entries the alerter wrote itself, and its writes in flight.
+    lineage: Mutex<Lineages>,
+    /// Signalled when a write in flight has its lineage recorded (or failed).
+    settled: Condvar,
+}
+
+#[derive(Default)]
+struct Lineages {
+    by_seq: BTreeMap<u64, Lineage>,
+    /// Writes sent but not yet marked: token -> the committed seq when sent (the
+    /// write's own seq is above it).
+    in_flight: BTreeMap<u64, u64>,
+    next_token: u64,
+}
+
+/// How long a reader waits for a write in flight to be marked before it goes on
+/// without (a slow write then loops once more, as after a restart).
+const SETTLE_WAIT: Duration = Duration::from_secs(5);
+
+/// A write of the alerter's in flight: entries after `floor` may be it. Dropping it
+/// without [`InFlight::done`] (a failed or abandoned write) releases the readers.
+pub(crate) struct InFlight<'a> {
+    cache: &'a LogCache,
+    token: u64,
+}
+
+impl InFlight<'_> {
+    /// The write committed as entry `seq` (0: nothing written).
+    pub(crate) fn done(self, seq: u64, tasks: Lineage) {
+        if seq > 0 {
+            let mut l = lock(&self.cache.lineage);
+            l.by_seq.insert(seq, tasks);
+            while l.by_seq.len() > LINEAGE_ENTRIES {
+                l.by_seq.pop_first();
+            }
+        }
+        // Drop removes it from in_flight and wakes the readers.
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        lock(&self.cache.lineage).in_flight.remove(&self.token);
+        self.cache.settled.notify_all();
+    }
 }
 
 #[derive(Default)]
@@ -88,6 +141,38 @@ impl LogCache {
             c.push(e.clone());
         }
         Ok(read)
+    }
+
+    /// Who produced entry `seq` (`None`: a write from outside the alerter, or one
+    /// written before this process started or long ago).
+    ///
+    /// Self-feeding loops (a task writing where it reads, or two tasks feeding each
+    /// other) end here: a task is never fed an entry in whose lineage it is, so a
+    /// point goes round a loop of tasks at most once. The lineage lives in memory:
+    /// after a restart a replayed entry goes round once more, still a bounded amount.
+    ///
+    /// An entry may be visible before its writer has recorded its lineage (the store
+    /// publishes a commit before answering the write): while a write sent when the log
+    /// ended below `seq` is in flight, this waits for it.
+    pub(crate) fn lineage(&self, seq: u64) -> Option<Lineage> {
+        let l = lock(&self.lineage);
+        let (l, _) = self
+            .settled
+            .wait_timeout_while(l, SETTLE_WAIT, |l| {
+                l.in_flight.values().any(|&floor| floor < seq)
+            })
+            .unwrap_or_else(|p| p.into_inner());
+        l.by_seq.get(&seq).cloned()
+    }
+
+    /// Announces a write of the alerter's, sent when the log's newest entry was
+    /// `floor`; mark it with [`InFlight::done`] once it is committed.
+    pub(crate) fn begin_write(&self, floor: u64) -> InFlight<'_> {
+        let mut l = lock(&self.lineage);
+        let token = l.next_token;
+        l.next_token += 1;
+        l.in_flight.insert(token, floor);
+        InFlight { cache: self, token }
     }
 }
 

@@ -168,36 +168,53 @@ pub(super) fn spawn(
     Ok(handles)
 }
 
-/// Writes what `influxDBOut` nodes produced. Replays rewrite the same points, which
-/// the store takes as overwrites.
-async fn write_out(ctx: &Ctx) {
-    let writes = lock(&ctx.task).take_writes();
-    if writes.is_empty() {
-        return;
+/// Writes what `influxDBOut` nodes produced: `produced` with the lineage of the entry
+/// that caused it, anything else the task holds (clock-driven nodes) as its own. Each
+/// write is marked with its lineage plus this task (see `log::LogCache::lineage`).
+/// Replays rewrite the same points, which the store takes as overwrites.
+async fn write_out(ctx: &Ctx, produced: Produced) {
+    let rest = lock(&ctx.task).take_writes();
+    type Key = (String, String, bool, super::log::Lineage);
+    let mut groups: BTreeMap<Key, tsdb::storage::PointBatch> = BTreeMap::new();
+    let own = |from: Option<super::log::Lineage>| {
+        let mut l = from.map(|l| (*l).clone()).unwrap_or_default();
+        l.insert(ctx.def.id.clone());
+        Arc::new(l)
+    };
+    let tagged = produced
+        .into_iter()
+        .map(|(l, w)| (own(l), w))
+        .chain((!rest.is_empty()).then(|| (own(None), rest)));
+    for (lineage, writes) in tagged {
+        for w in writes {
+            groups
+                .entry((w.database, w.retention_policy, w.create, lineage.clone()))
+                .or_default()
+                .push_point(&w.point, 0);
+        }
     }
-    let mut groups: BTreeMap<(String, String, bool), tsdb::storage::PointBatch> = BTreeMap::new();
-    for w in writes {
-        groups
-            .entry((w.database, w.retention_policy, w.create))
-            .or_default()
-            .push_point(&w.point, 0);
-    }
-    for ((db, rp, create), batch) in groups {
+    for ((db, rp, create, lineage), batch) in groups {
         if create && let Err(e) = ctx.inner.store.create_database(&db).await {
             ctx.fail(format!("influxDBOut: creating database {db}: {e}"));
             continue;
         }
         let rp = (!rp.is_empty()).then_some(rp);
-        if let Err(e) = ctx
+        let in_flight = ctx.inner.log.begin_write(ctx.inner.store.committed_seq());
+        match ctx
             .inner
             .store
             .write(&db, rp.as_deref(), batch, now_ns())
             .await
         {
-            ctx.fail(format!("influxDBOut: writing to {db}: {e}"));
+            Ok(done) => in_flight.done(done.seq, lineage),
+            Err(e) => ctx.fail(format!("influxDBOut: writing to {db}: {e}")),
         }
     }
 }
+
+/// The writes `influxDBOut` nodes made in a step, each with the lineage of the entry
+/// that caused it.
+type Produced = Vec<(Option<super::log::Lineage>, Vec<crate::runtime::Write>)>;
 
 async fn acknowledge(inner: &Inner, id: &str, seq: u64) {
     let min = {
@@ -222,7 +239,11 @@ async fn commit(ctx: &Arc<Ctx>, seq: Option<u64>, events: Vec<AlertEvent>) -> Re
 /// What a stream step read from the write log and what evaluating it raised.
 enum Step {
     Idle,
-    Evaluated { last: u64, events: Vec<AlertEvent> },
+    Evaluated {
+        last: u64,
+        events: Vec<AlertEvent>,
+        produced: Produced,
+    },
 }
 
 /// Reads the write-log entries after `seq` and evaluates them (on an evaluator thread).
@@ -234,14 +255,32 @@ fn step(ctx: &Ctx, seq: u64) -> Result<Step, tsdb::Error> {
     let Some(last) = entries.last().map(|e| e.seq) else {
         return Ok(Step::Idle);
     };
+    // Before the task lock: finding a lineage may wait for a write in flight.
+    let lineages: Vec<_> = entries
+        .iter()
+        .map(|e| ctx.inner.log.lineage(e.seq))
+        .collect();
     let mut t = lock(&ctx.task);
     let mut events = Vec::new();
-    for e in &entries {
+    let mut produced = Vec::new();
+    for (e, lineage) in entries.iter().zip(lineages) {
+        if lineage.as_ref().is_some_and(|l| l.contains(&ctx.def.id)) {
+            // This task's own output, maybe through others: feeding it back loops.
+            continue;
+        }
         for p in &e.points {
             events.extend(t.push_point(&e.database, &e.retention_policy, p));
         }
+        let writes = t.take_writes();
+        if !writes.is_empty() {
+            produced.push((lineage, writes));
+        }
     }
-    Ok(Step::Evaluated { last, events })
+    Ok(Step::Evaluated {
+        last,
+        events,
+        produced,
+    })
 }
 
 async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
@@ -284,8 +323,12 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
             ctx.fail("evaluation failed; task stopped");
             return;
         };
-        let (last, events) = match result {
-            Ok(Step::Evaluated { last, events }) => (last, events),
+        let (last, events, produced) = match result {
+            Ok(Step::Evaluated {
+                last,
+                events,
+                produced,
+            }) => (last, events, produced),
             Ok(Step::Idle) => {
                 if dirty && saved_at.elapsed() < SAVE_EVERY {
                     // Idle but saved recently: wait for data or for the save to be due.
@@ -338,7 +381,7 @@ async fn stream_loop(ctx: Ctx, mut seq: u64, mut stop: watch::Receiver<bool>) {
         };
         seq = last;
         let save = saved_at.elapsed() >= SAVE_EVERY;
-        write_out(&ctx).await;
+        write_out(&ctx, produced).await;
         ctx.send_posts();
         match commit(&ctx, save.then_some(seq), events).await {
             Ok(()) if save => {
@@ -414,7 +457,7 @@ async fn batch_loop(ctx: Ctx, specs: Vec<QuerySpec>, mut stop: watch::Receiver<b
             let batches = spec.to_batches(series, at);
             lock(&ctx.task).push_batches(spec.node, batches)
         };
-        write_out(&ctx).await;
+        write_out(&ctx, Vec::new()).await;
         ctx.send_posts();
         if let Err(e) = ctx.commit(Some(0), events) {
             ctx.fail(format!("saving task state: {e}; task stopped"));

@@ -3,7 +3,7 @@
 
 use super::TickError;
 use super::catalog::NodeKind;
-use super::graph::{Arg, GraphNode, TaskGraph};
+use super::graph::{Arg, GraphNode, TaskGraph, TaskType};
 
 type CResult<T> = Result<T, TickError>;
 
@@ -134,7 +134,66 @@ pub(crate) fn validate(g: &TaskGraph) -> CResult<()> {
                 _ => {}
             },
             NodeKind::Alert => validate_alert(n)?,
+            NodeKind::InfluxDBOut if g.task_type == TaskType::Stream => not_self_feeding(g, n)?,
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn str_arg(n: &GraphNode, name: &str) -> Option<String> {
+    match n.prop(name)?.args.first()? {
+        Arg::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Refuses a stream task whose `influxDBOut` writes where one of its own `from()`
+/// nodes reads: every point written would come back as input, for ever (Kapacitor runs
+/// such a task). An unnamed output retention policy is taken as `autogen`, the default
+/// policy of a new database. Loops this cannot see (two tasks feeding each other, a
+/// default policy renamed) are cut at run time: the engine does not feed a task the
+/// points its own `influxDBOut` wrote, directly or through other tasks.
+fn not_self_feeding(g: &TaskGraph, out: &GraphNode) -> CResult<()> {
+    let Some(db) = str_arg(out, "database") else {
+        return Ok(());
+    };
+    let rp = str_arg(out, "retentionPolicy").unwrap_or_else(|| "autogen".into());
+    if !g.dbrps.iter().any(|d| d.db == db && d.rp == rp) {
+        return Ok(());
+    }
+    let measurement = str_arg(out, "measurement");
+    // The from() nodes upstream of the output.
+    let mut seen = vec![false; g.nodes.len()];
+    let mut stack = vec![out.id];
+    while let Some(id) = stack.pop() {
+        let Some(n) = g.nodes.get(id) else { continue };
+        if seen.get(id).copied().unwrap_or(true) {
+            continue;
+        }
+        seen[id] = true;
+        stack.extend(n.parents.iter().copied());
+        if n.kind != NodeKind::From {
+            continue;
+        }
+        let reads_db = str_arg(n, "database").is_none_or(|d| d == db);
+        let reads_rp = str_arg(n, "retentionPolicy").is_none_or(|r| r == rp);
+        let from_m = str_arg(n, "measurement");
+        // Without .measurement() the output keeps the input's name.
+        let reads_m = match (&measurement, &from_m) {
+            (None, _) | (Some(_), None) => true,
+            (Some(o), Some(f)) => o == f,
+        };
+        if reads_db && reads_rp && reads_m {
+            let what = measurement.or(from_m).unwrap_or_else(|| "its input".into());
+            return Err(fail(
+                out,
+                format!(
+                    "writes {what} into \"{db}\".\"{rp}\", which {} reads: the task would \
+                     feed itself; write to another measurement or retention policy",
+                    n.name()
+                ),
+            ));
         }
     }
     Ok(())
