@@ -3,6 +3,23 @@
 use super::template::TVal;
 use crate::gofmt;
 
+/// Go's `parsenum`: the digits at `i`, if any. A number past a million before its next
+/// digit is "crazy long" and, as in Go, swallows the rest of the format (the caller
+/// writes `%!(NOVERB)`): so `%0999999999d` cannot pad to a gigabyte.
+fn parse_num(cs: &[char], i: &mut usize) -> Result<Option<usize>, ()> {
+    let mut num: Option<usize> = None;
+    while let Some(d) = cs.get(*i).and_then(|c| c.to_digit(10)) {
+        let n = num.unwrap_or(0);
+        if n > 1_000_000 {
+            *i = cs.len();
+            return Err(());
+        }
+        num = Some(n * 10 + d as usize);
+        *i += 1;
+    }
+    Ok(num)
+}
+
 /// Go's `fmt.Sprintf` for the verbs templates use: v s d f g e q t x %, with flags
 /// `-+ 0`, width and precision.
 pub fn sprintf(fmt: &str, args: &[TVal]) -> String {
@@ -27,22 +44,23 @@ pub fn sprintf(fmt: &str, args: &[TVal]) -> String {
             }
             i += 1;
         }
-        let mut width = None;
-        let mut w = 0usize;
-        while i < cs.len() && cs[i].is_ascii_digit() {
-            w = w * 10 + (cs[i] as usize - '0' as usize);
-            width = Some(w);
-            i += 1;
-        }
+        let width = match parse_num(&cs, &mut i) {
+            Ok(w) => w,
+            Err(()) => {
+                out.push_str("%!(NOVERB)");
+                break;
+            }
+        };
         let mut prec = None;
         if i < cs.len() && cs[i] == '.' {
             i += 1;
-            let mut p = 0usize;
-            while i < cs.len() && cs[i].is_ascii_digit() {
-                p = p * 10 + (cs[i] as usize - '0' as usize);
-                i += 1;
+            match parse_num(&cs, &mut i) {
+                Ok(p) => prec = Some(p.unwrap_or(0)),
+                Err(()) => {
+                    out.push_str("%!(NOVERB)");
+                    break;
+                }
             }
-            prec = Some(p);
         }
         let Some(&verb) = cs.get(i) else {
             out.push_str("%!(NOVERB)");

@@ -145,6 +145,9 @@ pub struct Template {
 #[error("template: {0}")]
 pub struct TemplateError(pub String);
 
+/// The longest output a template may render (1 MiB).
+pub const MAX_OUTPUT: usize = 1 << 20;
+
 fn terr<T>(m: impl Into<String>) -> Result<T, TemplateError> {
     Err(TemplateError(m.into()))
 }
@@ -425,7 +428,9 @@ impl Template {
         })
     }
 
-    /// Renders against `dot`.
+    /// Renders against `dot`. Output past [`MAX_OUTPUT`] bytes is an error: values are
+    /// data and never re-parsed, but `printf "%09999999d"` or huge tag values repeated
+    /// could otherwise make every event of a task tens of megabytes.
     pub fn render(&self, dot: &TVal) -> Result<String, TemplateError> {
         let mut out = String::new();
         self.exec(&self.items, dot, &mut out)?;
@@ -462,6 +467,9 @@ impl Template {
                         self.exec(els, dot, out)?;
                     }
                 }
+            }
+            if out.len() > MAX_OUTPUT {
+                return terr(format!("template output over {MAX_OUTPUT} bytes refused"));
             }
         }
         Ok(())
