@@ -75,7 +75,7 @@ fn task_json(t: &TaskInfo) -> Value {
         .map(|x| json!({"db": x.db, "rp": x.rp}))
         .collect();
     let node_stats: BTreeMap<&String, &BTreeMap<String, i64>> = t.node_stats.iter().collect();
-    json!({
+    let mut v = json!({
         "link": {"rel": "self", "href": format!("/kapacitor/v1/tasks/{}", d.id)},
         "id": d.id,
         "template-id": d.template_id,
@@ -94,7 +94,12 @@ fn task_json(t: &TaskInfo) -> Value {
         "created": rfc3339(d.created),
         "modified": rfc3339(d.modified),
         "last-enabled": if d.last_enabled == 0 { "0001-01-01T00:00:00Z".to_string() } else { rfc3339(d.last_enabled) },
-    })
+    });
+    // Only when several instances share the tasks: Kapacitor has no such field.
+    if let (Some(owner), Some(obj)) = (&t.runs_on, v.as_object_mut()) {
+        obj.insert("runs-on".into(), json!(owner));
+    }
+    v
 }
 
 fn parse(body: &[u8]) -> Result<TaskRequest, String> {

@@ -12,6 +12,7 @@ mod db;
 mod eval;
 mod history;
 mod log;
+mod placement;
 mod run;
 mod templates;
 mod topics;
@@ -30,6 +31,7 @@ use crate::runtime::Task;
 use crate::tick::{self, CheckOptions, Dbrp, TaskType};
 use db::Db;
 pub use history::{Delivery, HistoryEvent, HistoryQuery};
+pub use placement::{Everything, Placement, Rebalanced};
 pub use templates::{TemplateDef, TemplateInfo, TemplateRequest, Var, var_json};
 pub use topics::{Topic, TopicEvent};
 
@@ -91,6 +93,8 @@ pub struct TaskInfo {
     /// DOT with stats when executing, else the plain graph.
     pub dot: String,
     pub node_stats: BTreeMap<String, BTreeMap<String, i64>>,
+    /// The instance that runs the task when several share the tasks (see [`Placement`]).
+    pub runs_on: Option<String>,
 }
 
 struct Running {
@@ -125,6 +129,8 @@ pub(crate) struct Inner {
     eval: eval::Evaluators,
     /// Handler deliveries from the outbox since start: (sent, failed attempts).
     deliveries: (AtomicU64, AtomicU64),
+    /// Which enabled tasks run here (the others are parked).
+    placement: placement::Shared,
 }
 
 /// Name under which the alerter acknowledges the store's write log.
@@ -187,6 +193,18 @@ impl Engine {
         batch: Arc<dyn crate::batch::BatchSource>,
         opts: Options,
     ) -> Result<Engine, Error> {
+        Engine::open_placed(dir, store, batch, opts, Arc::new(Everything))
+    }
+
+    /// [`Engine::open_with_source`] running only the enabled tasks `placement` gives this
+    /// instance; call [`Engine::rebalance`] when its answer changes.
+    pub fn open_placed(
+        dir: &Path,
+        store: tsdb::Store,
+        batch: Arc<dyn crate::batch::BatchSource>,
+        opts: Options,
+        placement: Arc<dyn Placement>,
+    ) -> Result<Engine, Error> {
         let db = Db::open(dir)?;
         let defs = db.load_tasks()?;
         let engine = Engine {
@@ -204,6 +222,7 @@ impl Engine {
                 log: log::LogCache::default(),
                 eval: eval::Evaluators::for_machine(),
                 deliveries: (AtomicU64::new(0), AtomicU64::new(0)),
+                placement,
             }),
         };
         for def in defs {
@@ -433,7 +452,11 @@ impl Engine {
 
     /// Starts the loops of a task. `resume` (process start) replays the log from the
     /// saved position; a fresh enable starts at the newest write, restoring state only.
+    /// A task owned by another instance is left parked.
     fn start(&self, id: &str, resume: bool) -> Result<(), Error> {
+        if !self.owns(id) {
+            return Ok(());
+        }
         let def = self.def(id)?;
         let error = lock(&self.inner.tasks)
             .get(id)
@@ -492,7 +515,7 @@ impl Engine {
         let e = tasks
             .get(id)
             .ok_or_else(|| Error::NotFound(id.to_string()))?;
-        Ok(info(e))
+        Ok(info(e, &*self.inner.placement))
     }
 
     /// The latest result of a running task's `httpOut(name)` node.
@@ -511,7 +534,11 @@ impl Engine {
 
     /// All tasks, sorted by id.
     pub fn list(&self) -> Vec<TaskInfo> {
-        lock(&self.inner.tasks).values().map(info).collect()
+        let placement = &*self.inner.placement;
+        lock(&self.inner.tasks)
+            .values()
+            .map(|e| info(e, placement))
+            .collect()
     }
 
     /// How far behind the alerter is: write-log entries committed but not yet saved as
@@ -546,7 +573,7 @@ impl Engine {
     }
 }
 
-fn info(e: &Entry) -> TaskInfo {
+fn info(e: &Entry, placement: &dyn Placement) -> TaskInfo {
     let (executing, dot, node_stats) = match &e.running {
         Some(r) => {
             let t = lock(&r.task);
@@ -576,5 +603,6 @@ fn info(e: &Entry) -> TaskInfo {
         error: lock(&e.error).clone(),
         dot,
         node_stats,
+        runs_on: placement.owner(&e.def.id),
     }
 }
