@@ -8,8 +8,12 @@ use common::Point;
 use rusqlite::OptionalExtension;
 use tokio::sync::watch;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use super::Store;
-use super::batch::decode_payload;
+use super::batch::{ResolvedPoint, decode_payload};
+use super::catalog::{FieldId, SeriesId};
 use crate::{Error, Result};
 
 /// One accepted write request, as a subscriber sees it.
@@ -74,41 +78,34 @@ impl WriteLog for Store {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let catalog = self.catalog();
-        let mut entries = Vec::with_capacity(rows.len());
+        // Decoding and building points happen without the catalog lock: every write
+        // takes it exclusively, and a subscriber that held it through a whole step
+        // (thousands of points, perhaps on a low-priority thread) stalled ingest.
+        let mut decoded = Vec::with_capacity(rows.len());
         for (seq, rp_id, payload) in rows {
-            let (database, retention_policy) = catalog
-                .databases
-                .values()
-                .find_map(|d| {
-                    d.rps
-                        .values()
-                        .find(|rp| rp.id == rp_id)
-                        .map(|rp| (d.name.clone(), rp.name.clone()))
-                })
-                .unwrap_or_default();
-            let mut points = Vec::new();
-            for p in decode_payload(&payload)? {
+            decoded.push((seq, rp_id, decode_payload(&payload)?));
+        }
+        let names = Names::look_up(self, &decoded);
+        let mut entries = Vec::with_capacity(decoded.len());
+        for (seq, rp_id, resolved) in decoded {
+            let (database, retention_policy) = names.rps.get(&rp_id).cloned().unwrap_or_default();
+            let mut points = Vec::with_capacity(resolved.len());
+            for p in resolved {
                 // Series dropped since the write are skipped: their data is gone.
-                let Some(series) = catalog.series.get(&p.series) else {
-                    continue;
-                };
-                let Some(m) = catalog.measurements.get(&series.measurement_id) else {
+                let Some(Some((measurement, tags))) = names.series.get(&p.series) else {
                     continue;
                 };
                 let fields = p
                     .fields
                     .iter()
                     .filter_map(|(f, v)| {
-                        catalog
-                            .field_owner
-                            .get(f)
-                            .map(|(_, name)| (name.clone(), v.to_field_value()))
+                        let name = names.fields.get(f)?.as_ref()?;
+                        Some((name.clone(), v.to_field_value()))
                     })
                     .collect();
                 points.push(Point {
-                    measurement: m.name.clone(),
-                    tags: series.tags.to_vec(),
+                    measurement: measurement.clone(),
+                    tags: tags.to_vec(),
                     fields,
                     timestamp: Some(p.time),
                 });
@@ -134,5 +131,53 @@ impl WriteLog for Store {
             Ok(())
         })
         .await
+    }
+}
+
+type Decoded = Vec<(i64, i64, Vec<ResolvedPoint>)>;
+
+/// The catalog names a step's entries need, copied out under one short read lock.
+#[derive(Default)]
+struct Names {
+    rps: HashMap<i64, (String, String)>,
+    series: HashMap<SeriesId, Option<(String, Arc<[(String, String)]>)>>,
+    fields: HashMap<FieldId, Option<String>>,
+}
+
+impl Names {
+    /// Collects the ids first, so that the lock is held for one lookup per distinct id
+    /// rather than per point.
+    fn look_up(store: &Store, decoded: &Decoded) -> Names {
+        let mut n = Names::default();
+        for (_, rp_id, points) in decoded {
+            n.rps.entry(*rp_id).or_default();
+            for p in points {
+                n.series.entry(p.series).or_insert(None);
+                for (f, _) in &p.fields {
+                    n.fields.entry(*f).or_insert(None);
+                }
+            }
+        }
+        let catalog = store.catalog();
+        for (rp_id, names) in n.rps.iter_mut() {
+            if let Some(found) = catalog.databases.values().find_map(|d| {
+                d.rps
+                    .values()
+                    .find(|rp| rp.id == *rp_id)
+                    .map(|rp| (d.name.clone(), rp.name.clone()))
+            }) {
+                *names = found;
+            }
+        }
+        for (id, names) in n.series.iter_mut() {
+            *names = catalog.series.get(id).and_then(|series| {
+                let m = catalog.measurements.get(&series.measurement_id)?;
+                Some((m.name.clone(), series.tags.clone()))
+            });
+        }
+        for (id, name) in n.fields.iter_mut() {
+            *name = catalog.field_owner.get(id).map(|(_, name)| name.clone());
+        }
+        n
     }
 }
