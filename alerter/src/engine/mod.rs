@@ -129,6 +129,8 @@ pub(crate) struct Inner {
     eval: eval::Evaluators,
     /// Handler deliveries from the outbox since start: (sent, failed attempts).
     deliveries: (AtomicU64, AtomicU64),
+    /// The write-log position last acknowledged to the store (`u64::MAX`: none yet).
+    acked: AtomicU64,
     /// Which enabled tasks run here (the others are parked).
     placement: placement::Shared,
 }
@@ -222,6 +224,7 @@ impl Engine {
                 log: log::LogCache::default(),
                 eval: eval::Evaluators::for_machine(),
                 deliveries: (AtomicU64::new(0), AtomicU64::new(0)),
+                acked: AtomicU64::new(u64::MAX),
                 placement,
             }),
         };
