@@ -33,6 +33,8 @@ pub struct ServerConfig {
     pub allowed_addresses: Vec<String>,
     pub delivery_timeout: Duration,
     pub handler_queue: usize,
+    /// Points one group of a TICKscript window may hold (`alerter.max_window_points`).
+    pub max_window_points: usize,
     /// Serve `/metrics` without credentials (it is admin-only otherwise).
     pub metrics_public: bool,
     /// Serve HTTPS with these files instead of HTTP.
@@ -77,6 +79,7 @@ impl Default for ServerConfig {
             allowed_addresses: Vec::new(),
             delivery_timeout: alerter::Options::default().delivery_timeout,
             handler_queue: alerter::Options::default().handler_queue,
+            max_window_points: alerter::Options::default().max_window_points,
             metrics_public: false,
             tls: None,
             monitor: MonitorConfig::default(),
@@ -149,6 +152,7 @@ struct RawAlerter {
     allowed_addresses: Option<Vec<Spanned<String>>>,
     delivery_timeout: Option<Spanned<String>>,
     handler_queue: Option<Spanned<i64>>,
+    max_window_points: Option<Spanned<i64>>,
     exec: alerter::options::ExecConfig,
     slack: alerter::options::SlackConfig,
 }
@@ -346,6 +350,7 @@ pub fn parse(origin: &str, text: &str) -> anyhow::Result<ServerConfig> {
     }
     cfg.delivery_timeout = src.duration(&a.delivery_timeout, cfg.delivery_timeout)?;
     cfg.handler_queue = src.positive(&a.handler_queue, cfg.handler_queue)?;
+    cfg.max_window_points = src.positive(&a.max_window_points, cfg.max_window_points)?;
     cfg.metrics_public = raw.metrics.public.unwrap_or(false);
     let m = &raw.monitor;
     let interval = src.duration(&m.store_interval, Duration::from_secs(10))?;
@@ -474,6 +479,7 @@ pub fn alerter_options(cfg: &ServerConfig) -> anyhow::Result<alerter::Options> {
         allowed_addresses: cfg.allowed_addresses.clone(),
         delivery_timeout: cfg.delivery_timeout,
         handler_queue: cfg.handler_queue,
+        max_window_points: cfg.max_window_points,
         exec: cfg.exec.clone(),
         smtp: cfg.smtp.clone(),
         slack: cfg.slack.clone(),
