@@ -46,6 +46,9 @@ pub struct ServerConfig {
     pub slack: Option<alerter::options::SlackOptions>,
     /// The embedded store, or a remote engine (`[storage]`, commands/remote.rs).
     pub storage: super::remote::Storage,
+    /// The members sharing the tasks (`[cluster]`, commands/cluster.rs); `None`: this
+    /// instance runs every task.
+    pub cluster: Option<std::sync::Arc<super::cluster::Members>>,
 }
 
 /// Self-monitoring into the `_internal` database (InfluxDB's `[monitor]`).
@@ -87,6 +90,7 @@ impl Default for ServerConfig {
             smtp: None,
             slack: None,
             storage: super::remote::Storage::Embedded,
+            cluster: None,
         }
     }
 }
@@ -106,6 +110,7 @@ struct RawConfig {
     monitor: RawMonitor,
     smtp: alerter::options::SmtpConfig,
     storage: super::remote::RawStorage,
+    cluster: super::cluster::RawCluster,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -370,6 +375,10 @@ pub fn parse(origin: &str, text: &str) -> anyhow::Result<ServerConfig> {
         .map_err(|e| section("alerter.slack", e))?;
     cfg.smtp = raw.smtp.validate().map_err(|e| section("smtp", e))?;
     cfg.storage = raw.storage.validate(origin, cfg.bind, cfg.auth)?;
+    cfg.cluster = raw
+        .cluster
+        .validate(origin, &mut cfg.storage)?
+        .map(|c| std::sync::Arc::new(super::cluster::Members::new(c)));
     Ok(cfg)
 }
 

@@ -1,6 +1,7 @@
 pub mod accept;
 pub mod admin;
 pub mod backup;
+pub mod cluster;
 pub mod config;
 pub mod downloads;
 pub mod monitor;

@@ -224,7 +224,11 @@ pub fn open_alerter(
     let engine = match remote_config(cfg) {
         Some(r) => {
             let source = Arc::new(remote::RemoteSource::new(client(r)?));
-            alerter::engine::Engine::open_with_source(&cfg.data_dir, store, source, opts)
+            let placement: Arc<dyn alerter::engine::Placement> = match &cfg.cluster {
+                Some(members) => members.clone(),
+                None => Arc::new(alerter::engine::Everything),
+            };
+            alerter::engine::Engine::open_placed(&cfg.data_dir, store, source, opts, placement)
         }
         None => alerter::engine::Engine::open(&cfg.data_dir, store, opts),
     };

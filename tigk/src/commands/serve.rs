@@ -203,6 +203,10 @@ pub async fn run_server_with(
     );
     let subscriptions =
         super::remote::spawn_subscriptions(cfg, alerter.clone(), store.clone(), addr).await?;
+    let cluster = cfg
+        .cluster
+        .clone()
+        .map(|members| super::cluster::spawn(members, alerter.clone()));
     if let Some(tx) = ready {
         let _ = tx.send(addr);
     }
@@ -214,7 +218,7 @@ pub async fn run_server_with(
         }
         None => super::accept::serve(listener, app, limits, shutdown).await,
     }
-    for task in [monitor, subscriptions].into_iter().flatten() {
+    for task in [monitor, subscriptions, cluster].into_iter().flatten() {
         task.abort();
     }
     tracing::info!("shutting down: saving alert state, flushing the store");

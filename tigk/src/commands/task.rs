@@ -110,8 +110,13 @@ pub fn run(cmd: TaskCommand) -> anyhow::Result<()> {
                         )
                     })
                     .collect();
+                // Only when several instances share the tasks ([cluster]).
+                let runs_on = t["runs-on"]
+                    .as_str()
+                    .map(|m| format!("  runs on {m}"))
+                    .unwrap_or_default();
                 println!(
-                    "{:<24} {:<7} {:<9} {:<9} {}",
+                    "{:<24} {:<7} {:<9} {:<9} {}{runs_on}",
                     t["id"].as_str().unwrap_or(""),
                     t["type"].as_str().unwrap_or(""),
                     t["status"].as_str().unwrap_or(""),
@@ -131,6 +136,9 @@ pub fn run(cmd: TaskCommand) -> anyhow::Result<()> {
                         .map(str::to_string)
                         .unwrap_or_else(|| v[key].to_string())
                 );
+            }
+            if let Some(m) = v["runs-on"].as_str() {
+                println!("runs-on: {m}");
             }
             println!("TICKscript:\n{}", v["script"].as_str().unwrap_or(""));
             println!("DOT:\n{}", v["dot"].as_str().unwrap_or(""));
