@@ -323,8 +323,8 @@ fn each_task_runs_on_one_member_and_moves_when_it_stops() {
     // The moved batch task queries the same buckets again: its events carry the same
     // id, time and level as the ones the killed member sent, which is what a receiver
     // de-duplicates a hand-over by.
-    let keys = |m: &Member| -> Vec<(String, String, String)> {
-        std::fs::read_to_string(m.log("batch_cpu_alert"))
+    let keys = |m: &Member, task: &str| -> Vec<(String, String, String)> {
+        std::fs::read_to_string(m.log(task))
             .unwrap_or_default()
             .lines()
             .map(|l| {
@@ -334,12 +334,39 @@ fn each_task_runs_on_one_member_and_moves_when_it_stops() {
             })
             .collect()
     };
-    let sent_before = keys(victim);
+    let sent_before = keys(victim, "batch_cpu_alert");
     assert!(!sent_before.is_empty());
     wait_for("the moved batch task's alerts", 30, || {
-        let again = keys(survivor);
+        let again = keys(survivor, "batch_cpu_alert");
         sent_before.iter().all(|k| again.contains(k))
     });
+
+    // The killed member comes back: its tasks move back to it. It resumes them from its
+    // own snapshots and replays what it missed (the engine fills its spool's gap, as after
+    // any restart), so it sends the write its tasks missed again: with the same id, time
+    // and level as the other member's events for it.
+    let back = victim.start();
+    wait_for("the tasks to move back", 30, || {
+        let (here, there) = (placement(&back), placement(&survivor_server));
+        owners
+            .iter()
+            .all(|(id, o)| here[id] == (*o == victim.url(), o.clone()) && there[id].1 == *o)
+            && owners
+                .iter()
+                .all(|(id, o)| there[id].0 == (*o == survivor.url()))
+    });
+    wait_for("the missed write's alerts", 30, || {
+        moved
+            .iter()
+            .filter(|id| *id != "batch_cpu_alert")
+            .all(|id| {
+                let (replayed, sent) = (keys(victim, id), keys(survivor, id));
+                sent.last().is_some_and(|k| replayed.contains(k))
+            })
+    });
+    let t3 = now_ns() - 10_000_000_000;
+    one_alert_each(&influx, &[victim, survivor], t3, &owners);
+    back.stop();
     survivor_server.stop();
 }
 

@@ -502,12 +502,25 @@ impl Engine {
             stop_rx,
             error,
         )?;
-        if let Some(e) = lock(&self.inner.tasks).get_mut(id) {
-            e.running = Some(Running {
-                task,
-                stop: stop_tx,
-                handles,
-            });
+        let running = Running {
+            task,
+            stop: stop_tx,
+            handles,
+        };
+        let mut tasks = lock(&self.inner.tasks);
+        match tasks.get_mut(id) {
+            Some(e) if e.running.is_none() => e.running = Some(running),
+            // Started meanwhile (an enable beside a rebalance): the first one runs on.
+            Some(_) => {
+                drop(tasks);
+                let _ = running.stop.send(true);
+                running.handles.iter().for_each(|h| h.abort());
+            }
+            // Deleted meanwhile.
+            None => {
+                drop(tasks);
+                self.stop(id, Some(running));
+            }
         }
         Ok(())
     }
