@@ -103,7 +103,10 @@ fn a_data_directory_turning_read_only_refuses_writes_and_recovers() {
     }
     for (st, body) in &refusals {
         assert_eq!(*st, 503, "read-only: {body}");
-        assert!(body.contains("write not stored"), "unclear: {body}");
+        assert!(
+            body.contains("write not stored: read-only file system"),
+            "unclear: {body}"
+        );
         assert!(!body.contains("panicked"), "{body}");
     }
     // Reads still work, and see everything acknowledged.

@@ -165,6 +165,13 @@ impl Writer {
                 self.reload_catalog();
                 tracing::error!("write not stored: {e}");
                 let reason = match &e {
+                    Error::Sqlite(rusqlite::Error::SqliteFailure(code, _))
+                        if code.code == rusqlite::ErrorCode::SystemIoFailure
+                            && self.read_only_dir() =>
+                    {
+                        // SQLite says "disk I/O error" for EROFS too: name the real cause.
+                        "read-only file system".to_string()
+                    }
                     Error::Sqlite(rusqlite::Error::SqliteFailure(code, _)) => code.to_string(),
                     _ => "storage error".to_string(),
                 };
@@ -423,6 +430,16 @@ impl Writer {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+    }
+
+    /// Whether the data directory's files cannot be opened for writing because the file
+    /// system is read-only (remounted after a disk error, or by an operator).
+    fn read_only_dir(&self) -> bool {
+        let log = self.shared.dir.join(super::schema::LOG_FILE);
+        matches!(
+            std::fs::OpenOptions::new().append(true).open(log),
+            Err(e) if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem
+        )
     }
 
     pub(super) fn reload_catalog(&mut self) {
