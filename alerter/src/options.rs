@@ -29,10 +29,11 @@ pub struct Options {
     pub delivery_timeout: Duration,
     /// Events waiting per handler before new ones are dropped (and counted).
     pub handler_queue: usize,
-    /// Points one group of a `window()` (or a `movingAverage` window) may hold. A time
-    /// window holding more drops its oldest points (counted as node errors); a count
-    /// window or moving average longer than this is refused at define time. Kapacitor
-    /// has no bound: `.period(52w)` over a busy series grew without limit.
+    /// Points one group of a `window()` (or a `movingAverage` window, or a `join` waiting
+    /// for its other streams) may hold. A time window holding more drops its oldest points
+    /// and a join lets its oldest go unmatched (counted as node errors); a count window or
+    /// moving average longer than this is refused at define time. Kapacitor has no bound:
+    /// `.period(52w)` over a busy series grew without limit.
     pub max_window_points: usize,
     /// Accept handlers without checking paths and addresses (offline test runs, which
     /// never deliver).

@@ -171,6 +171,55 @@ fn every_nanosecond_and_far_shifts_stay_bounded() {
     assert!(stats["stats2"]["emitted"] <= 2, "{:?}", stats["stats2"]);
 }
 
+#[test]
+fn a_join_waiting_for_a_silent_stream_holds_at_most_its_cap() {
+    let opts = Options {
+        max_window_points: 500,
+        ..Options::default()
+    };
+    // `mem` never gets a point: Kapacitor's join keeps every cpu point for ever.
+    for (how, join) in [
+        ("by group", "cpu|join(mem).as('c', 'm')"),
+        (
+            "on a tag",
+            "cpu|groupBy('host')|join(mem|groupBy('host', 'cpu')).as('c', 'm').on('host')",
+        ),
+        (
+            "filled",
+            "cpu|join(mem).as('c', 'm').fill(0.0).tolerance(100w)",
+        ),
+    ] {
+        let script = format!(
+            "dbrp \"telegraf\".\"autogen\"\nvar cpu = stream|from().measurement('cpu')\nvar mem = stream|from().measurement('mem')\n{join}\n    |httpOut('j')\n"
+        );
+        let mut t = task(&script, &opts).unwrap_or_else(|e| panic!("{how}: {e}"));
+        let t0 = 1_704_067_200_000_000_000i64;
+        for i in 0..3_000 {
+            t.push_point(
+                "telegraf",
+                "autogen",
+                &point(&format!(
+                    "cpu,host=a,cpu=c0 usage={i} {}",
+                    t0 + i * 1_000_000_000
+                )),
+            );
+        }
+        let state = t.snapshot();
+        assert!(
+            state.len() < 300_000,
+            "{how}: join state {} bytes",
+            state.len()
+        );
+        let stats = t.node_stats();
+        let (name, j) = stats
+            .iter()
+            .find(|(k, _)| k.starts_with("join"))
+            .expect("join node");
+        assert_eq!(j["buffer_overflows"], 2_500, "{how}: {name} {j:?}");
+        assert!(j["errors"] > 0, "{how}: {j:?}");
+    }
+}
+
 // --- self-feeding loops ---
 
 #[test]

@@ -16,6 +16,7 @@ use super::model::{Batch, BatchPoint, Dims, Fields, Msg, Point, snap, unsnap};
 use super::nodes::{dur_prop, invalid, str_prop, strings};
 use super::{Cx, Node};
 use crate::error::Error;
+use crate::options::Options;
 use crate::tick::{Arg, GraphNode};
 
 /// `|union(nodes...)`: passes every parent's data on, optionally renamed.
@@ -101,6 +102,9 @@ struct JoinGroup {
     sets: BTreeMap<i64, VecDeque<JoinSet>>,
     head: Vec<Option<i64>>,
     oldest: Option<i64>,
+    /// Sets waiting in `sets`.
+    #[serde(default)]
+    pending: usize,
 }
 
 impl JoinGroup {
@@ -109,7 +113,31 @@ impl JoinGroup {
             sets: BTreeMap::new(),
             head: vec![None; parents],
             oldest: None,
+            pending: 0,
         }
+    }
+
+    /// Past `cap` waiting sets (a parent that never sends: Kapacitor waits for it for
+    /// ever), the oldest go as if that parent had moved past them: complete or filled
+    /// per `.fill()`, else dropped. Returns how many were forced out.
+    fn overflow(&mut self, cap: usize, done: &mut Vec<JoinSet>) -> usize {
+        let mut forced = 0;
+        while self.pending > cap {
+            let Some(mut q) = self.sets.first_entry() else {
+                self.pending = 0;
+                break;
+            };
+            if let Some(s) = q.get_mut().pop_front() {
+                done.push(s);
+                forced += 1;
+            }
+            self.pending = self.pending.saturating_sub(1);
+            if q.get().is_empty() {
+                q.remove();
+            }
+        }
+        self.oldest = self.sets.keys().next().copied();
+        forced
     }
 
     fn see(&mut self, src: usize, t: i64) {
@@ -141,6 +169,7 @@ impl JoinGroup {
                     *v = Some(msg);
                 }
                 q.push_back(JoinSet { time: t, values });
+                self.pending += 1;
             }
         }
         let only = self.only_ready();
@@ -167,6 +196,7 @@ impl JoinGroup {
                 while q.front().is_some_and(|s| s.ready() || !only_ready) {
                     if let Some(s) = q.pop_front() {
                         done.push(s);
+                        self.pending = self.pending.saturating_sub(1);
                     }
                 }
                 if q.is_empty() {
@@ -207,10 +237,14 @@ pub(crate) struct Join {
     stream_name: Option<String>,
     parents: usize,
     state: JoinState,
+    /// Messages a group may hold waiting ([`Options::max_window_points`]).
+    cap: usize,
+    /// Sets and messages forced out by the cap.
+    forced: i64,
 }
 
 impl Join {
-    pub(crate) fn new(n: &GraphNode) -> Result<Join, Error> {
+    pub(crate) fn new(n: &GraphNode, opts: &Options) -> Result<Join, Error> {
         let prefixes: Vec<String> = n.props("as").flat_map(|p| strings(&p.args)).collect();
         if prefixes.len() != n.parents.len() {
             return Err(invalid(
@@ -239,6 +273,8 @@ impl Join {
             stream_name: str_prop(n, "streamName").filter(|s| !s.is_empty()),
             parents: n.parents.len(),
             state: JoinState::default(),
+            cap: opts.max_window_points.max(1),
+            forced: 0,
         })
     }
 
@@ -247,11 +283,13 @@ impl Join {
         let group = msg.group().to_string();
         let parents = self.parents;
         let mut done = Vec::new();
-        self.state
+        let g = self
+            .state
             .groups
             .entry(group)
-            .or_insert_with(|| JoinGroup::new(parents))
-            .collect(src, t, msg, parents, &mut done);
+            .or_insert_with(|| JoinGroup::new(parents));
+        g.collect(src, t, msg, parents, &mut done);
+        self.forced += g.overflow(self.cap, &mut done) as i64;
         for set in done {
             self.emit_set(set, out);
         }
@@ -316,19 +354,24 @@ impl Join {
                 if low.is_some_and(|l| t < l) {
                     sends.push((src, msg, None));
                 } else {
-                    self.state
-                        .specific
-                        .entry(gid)
-                        .or_default()
-                        .push_back((src, msg));
+                    let buf = self.state.specific.entry(gid).or_default();
+                    buf.push_back((src, msg));
+                    // A side that never reports: the oldest go alone, as past the mark.
+                    while buf.len() > self.cap {
+                        if let Some((s, m)) = buf.pop_front() {
+                            self.forced += 1;
+                            sends.push((s, m, None));
+                        }
+                    }
                 }
             }
         } else {
-            self.state
-                .matches
-                .entry(gid.clone())
-                .or_default()
-                .push_back((src, msg.clone()));
+            let buf = self.state.matches.entry(gid.clone()).or_default();
+            buf.push_back((src, msg.clone()));
+            while buf.len() > self.cap {
+                buf.pop_front();
+                self.forced += 1;
+            }
             if let Some(buf) = self.state.specific.get_mut(&gid) {
                 while buf.front().is_some_and(|(_, m)| round(m.time(), tol) == t) {
                     if let Some((s, m)) = buf.pop_front() {
@@ -510,11 +553,22 @@ impl Join {
 impl Node for Join {
     fn process(&mut self, msg: Msg, cx: &mut Cx<'_>, out: &mut Vec<Msg>) {
         let src = cx.src;
+        let forced = self.forced;
         if self.on.is_empty() {
             self.collect(src, msg, out);
         } else {
             self.match_on(src, msg, out);
         }
+        if self.forced > forced {
+            cx.error(format!(
+                "join buffer full ({} messages): the oldest went without a match",
+                self.cap
+            ));
+        }
+    }
+
+    fn stats(&self) -> Vec<(&'static str, i64)> {
+        vec![("buffer_overflows", self.forced)]
     }
 
     fn barrier(&mut self, group: &str, time: i64, cx: &mut Cx<'_>, out: &mut Vec<Msg>) {

@@ -204,7 +204,7 @@ impl Task {
                 K::Stats => Box::new(clocked::Stats::new(n)?),
                 K::Barrier => Box::new(clocked::Barrier::new(n)?),
                 K::Union => Box::new(join::Union::new(n)?),
-                K::Join => Box::new(join::Join::new(n)?),
+                K::Join => Box::new(join::Join::new(n, opts)?),
                 K::HttpPost => Box::new(http_post::HttpPost::new(n, opts)?),
                 K::Query => {
                     // Checked now so that a bad query fails the definition, not a run.
