@@ -220,6 +220,81 @@ fn a_join_waiting_for_a_silent_stream_holds_at_most_its_cap() {
     }
 }
 
+#[tokio::test]
+async fn posts_to_loopback_in_any_spelling_never_connect() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = accepted.clone();
+    tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let opts = Options::default();
+    let mut at_delivery = 0;
+    // What inet_aton and getaddrinfo accept for 127.0.0.1, and a few more.
+    for host in [
+        "127.0.0.1",
+        "2130706433",
+        "0x7f000001",
+        "0x7f.0.0.1",
+        "0177.0.0.1",
+        "017700000001",
+        "127.1",
+        "127.0.1",
+        "localhost",
+        "LOCALHOST",
+        "localhost.",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:7f00:1]",
+        "[0:0:0:0:0:ffff:127.0.0.1]",
+        "[::1]",
+        "0",
+        "0.0.0.0",
+    ] {
+        for handler in [
+            format!(".post('http://{host}:{port}/')"),
+            format!(".tcp('{host}:{port}')"),
+        ] {
+            let script = format!("{HEAD}    |alert().crit(lambda: TRUE){handler}\n");
+            let t = match task(&script, &opts) {
+                Err(e) => {
+                    assert!(
+                        e.contains("private, loopback or link-local"),
+                        "{handler}: {e}"
+                    );
+                    continue;
+                }
+                Ok(t) => t,
+            };
+            for (_, specs) in t.handlers() {
+                for spec in specs {
+                    at_delivery += 1;
+                    let r = alerter::alert::handlers::deliver_once(&spec, "{}", &opts).await;
+                    let err = r.expect_err(&handler);
+                    assert!(
+                        err.contains("private, loopback or link-local")
+                            || err.contains("resolving"),
+                        "{handler}: {err}"
+                    );
+                }
+            }
+        }
+    }
+    // Spellings only the resolver understands pass the define-time check and meet the
+    // guard on the resolved address.
+    assert!(at_delivery >= 10, "{at_delivery} reached delivery");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a handler reached the loopback listener"
+    );
+}
+
 // --- self-feeding loops ---
 
 #[test]
