@@ -1,5 +1,6 @@
 //! Tasks shared between instances: a task another instance owns stays enabled but parked
-//! (no processing, no deliveries) and starts when a rebalance gives it to this one.
+//! (no processing, no deliveries) and starts when a rebalance gives it to this one, at the
+//! newest write or replaying the write log from a held position.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -140,6 +141,19 @@ async fn a_task_owned_elsewhere_is_parked_until_a_rebalance_gives_it_here() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].def.status, Status::Enabled);
     assert!(!list[0].executing);
+
+    // A take-over replaying the hand-over window: the log held from before the last write
+    // (which the task missed while parked) is read again. The hold is no task's backlog.
+    let held = tsdb::storage::WriteLog::committed_seq(&store) - 1;
+    engine.hold_log(Some(held));
+    assert_eq!(engine.backlog().expect("backlog").0, 0);
+    switch.0.store(true, Ordering::SeqCst);
+    assert_eq!(engine.rebalance_from(Some(held)).started, ["cpu_alert"]);
+    assert_eq!(
+        wait_for(&log, 2).await,
+        ["2024-01-01T00:00:10Z", "2024-01-01T00:00:20Z"]
+    );
+    engine.hold_log(None);
     engine.shutdown();
     store.shutdown();
 }

@@ -1,7 +1,8 @@
 //! `[cluster]`: two tigk instances in remote mode over one real InfluxDB 1.6.7, with the same
 //! member list and the same tasks. Each task runs on exactly one of them (its alerts are
 //! logged once across the two); killing one moves its tasks to the other within
-//! `down_after + health_interval`, and their alerts keep coming from there.
+//! `down_after + health_interval`, which evaluates the writes of the hand-over window, and
+//! their alerts keep coming from there; when it comes back its tasks move back.
 //!
 //! Not skipped when `influxd` is missing: `.ci/run` installs the package.
 
@@ -84,6 +85,18 @@ impl Member {
             .join("data")
             .join("alerts")
             .join(format!("{task}.log"))
+    }
+
+    /// The usage_idle of each alert in a task's log here.
+    fn idle_values(&self, task: &str) -> Vec<f64> {
+        std::fs::read_to_string(self.log(task))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("alert json");
+                v["data"]["series"][0]["values"][0][1].as_f64()
+            })
+            .collect()
     }
 
     /// The alert times in a task's log here.
@@ -291,6 +304,14 @@ fn each_task_runs_on_one_member_and_moves_when_it_stops() {
         (&b, &a, sa)
     };
     let killed = Instant::now();
+    // Written while the killed member's tasks are nowhere: the new owner replays it.
+    influx_write(
+        &influx,
+        &format!(
+            "cpu,cpu=cpu0,host=h usage_idle=7 {}",
+            now_ns() - 45_000_000_000
+        ),
+    );
     let moved: Vec<String> = owners
         .iter()
         .filter(|(_, o)| **o == victim.url())
@@ -312,6 +333,16 @@ fn each_task_runs_on_one_member_and_moves_when_it_stops() {
         handover <= DOWN_AFTER + HEALTH_INTERVAL + Duration::from_secs(1),
         "hand-over took {handover:?}"
     );
+
+    wait_for("the hand-over window's alerts", 30, || {
+        moved
+            .iter()
+            .filter(|id| *id != "batch_cpu_alert")
+            .all(|id| survivor.idle_values(id).contains(&7.0))
+    });
+    for id in &moved {
+        assert!(!victim.idle_values(id).contains(&7.0), "{id}");
+    }
 
     // Alerts keep coming, now all from the survivor.
     let all_here: BTreeMap<String, String> = owners

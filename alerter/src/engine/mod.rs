@@ -457,6 +457,12 @@ impl Engine {
     /// saved position; a fresh enable starts at the newest write, restoring state only.
     /// A task owned by another instance is left parked.
     fn start(&self, id: &str, resume: bool) -> Result<(), Error> {
+        self.start_from(id, resume, None)
+    }
+
+    /// [`Engine::start`]; without `resume`, a stream task given `from` reads the write log
+    /// after that sequence (a take-over replaying what the previous owner may have missed).
+    fn start_from(&self, id: &str, resume: bool, from: Option<u64>) -> Result<(), Error> {
         if !self.owns(id) {
             return Ok(());
         }
@@ -483,6 +489,9 @@ impl Engine {
                 start_seq = s;
                 resumed = true;
             }
+        }
+        if let (false, Some(from)) = (resumed, from) {
+            start_seq = start_seq.min(from);
         }
         if !resumed {
             // Record where the task starts before it processes anything: otherwise a
@@ -563,8 +572,9 @@ impl Engine {
     pub fn backlog(&self) -> Result<(u64, u64), Error> {
         let committed = tsdb::storage::WriteLog::committed_seq(&self.inner.store);
         let behind = lock(&self.inner.positions)
-            .values()
-            .map(|p| committed.saturating_sub(*p))
+            .iter()
+            .filter(|(id, _)| id.as_str() != placement::HOLD)
+            .map(|(_, p)| committed.saturating_sub(*p))
             .max()
             .unwrap_or(0);
         let pending = lock(&self.inner.db).pending_count()?;

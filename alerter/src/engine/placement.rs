@@ -5,7 +5,9 @@
 //! A task this instance does not own stays defined and enabled but is parked: no stream
 //! processing, no batch runs, no deliveries. When ownership changes the server calls
 //! [`Engine::rebalance`]: newly owned tasks start from the state this instance last saved
-//! for them, at the newest write (as an enable does), and tasks owned elsewhere stop.
+//! for them, at the newest write (as an enable does) or, with
+//! [`Engine::rebalance_from`], replaying the write log from a position the server chose
+//! (and kept with [`Engine::hold_log`]); tasks owned elsewhere stop.
 
 use std::sync::Arc;
 
@@ -51,6 +53,14 @@ impl Engine {
     /// runs but no longer owns. A parked task's state is the one it last saved (a stream
     /// task saves every few seconds and when idle).
     pub fn rebalance(&self) -> Rebalanced {
+        self.rebalance_from(None)
+    }
+
+    /// [`Engine::rebalance`] with the stream tasks it starts reading the write log after
+    /// `replay_from` (when that is older than the newest write): the writes of a hand-over
+    /// window, which the previous owner may not have evaluated. Keep them with
+    /// [`Engine::hold_log`].
+    pub fn rebalance_from(&self, replay_from: Option<u64>) -> Rebalanced {
         let mut done = Rebalanced::default();
         let tasks: Vec<(String, bool)> = lock(&self.inner.tasks)
             .iter()
@@ -59,7 +69,7 @@ impl Engine {
             .collect();
         for (id, running) in tasks {
             match (self.owns(&id), running) {
-                (true, false) => match self.start(&id, false) {
+                (true, false) => match self.start_from(&id, false, replay_from) {
                     Ok(()) => done.started.push(id),
                     Err(e) => tracing::warn!(task = %id, "task failed to start: {e}"),
                 },
@@ -75,6 +85,19 @@ impl Engine {
         }
         done
     }
+
+    /// Keeps the write log after `seq` (the store trims what every running stream task
+    /// has read): what a take-over may replay. `None` lets it go.
+    pub fn hold_log(&self, seq: Option<u64>) {
+        let mut p = lock(&self.inner.positions);
+        match seq {
+            Some(s) => p.insert(HOLD.to_string(), s),
+            None => p.remove(HOLD),
+        };
+    }
 }
+
+/// The write-log position held by [`Engine::hold_log`] (not a task id: ids have no spaces).
+pub(super) const HOLD: &str = " hand-over";
 
 pub(super) type Shared = Arc<dyn Placement>;

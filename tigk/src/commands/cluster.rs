@@ -11,11 +11,13 @@
 //! Only with `[storage] backend = "remote"`: in embedded mode each instance has its own
 //! data, so sharing tasks between them would have each task see one instance's writes only.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use tsdb::storage::WriteLog;
 
 use super::config::parse_duration;
 use super::remote::Storage;
@@ -217,10 +219,13 @@ fn ping(agent: &ureq::Agent, member: &str) -> bool {
 }
 
 /// Polls every other member each `health_interval` and rebalances the alerter's tasks when
-/// the live set changes.
+/// the live set changes. Stream tasks taken over from a member that went down replay the
+/// spool's write log from a poll before that member's last answer: the writes it may not
+/// have evaluated (events it did send come again with the same keys).
 pub fn spawn(
     members: Arc<Members>,
     alerter: alerter::engine::Engine,
+    store: tsdb::Store,
 ) -> tokio::task::JoinHandle<()> {
     let cfg = members.cfg.clone();
     tracing::info!(
@@ -239,8 +244,21 @@ pub fn spawn(
     tokio::spawn(async move {
         let start = Instant::now();
         let mut seen = vec![start; cfg.members.len()];
+        // (when, the write log's committed sequence then), over the last hand-over window.
+        let mut positions: VecDeque<(Instant, u64)> = VecDeque::new();
+        let window = cfg.handover() + cfg.health_interval * 2;
         loop {
             tokio::time::sleep(cfg.health_interval).await;
+            let now = Instant::now();
+            positions.push_back((now, WriteLog::committed_seq(&store)));
+            while positions.len() > 1
+                && positions
+                    .front()
+                    .is_some_and(|(t, _)| now.duration_since(*t) > window)
+            {
+                positions.pop_front();
+            }
+            alerter.hold_log(positions.front().map(|(_, s)| *s));
             let mut polls = Vec::new();
             for (i, m) in cfg.members.iter().enumerate() {
                 if i == cfg.me {
@@ -261,9 +279,27 @@ pub fn spawn(
                 .enumerate()
                 .map(|(i, s)| i == cfg.me || s.elapsed() <= cfg.down_after)
                 .collect();
+            let before = members.live();
             if !members.set_live(live.clone()) {
                 continue;
             }
+            // The oldest last answer of the members that went down, a poll earlier.
+            let replay_from = before
+                .iter()
+                .zip(&live)
+                .zip(&seen)
+                .filter(|((was, is), _)| **was && !**is)
+                .map(|(_, s)| *s)
+                .min()
+                .and_then(|s| s.checked_sub(cfg.health_interval))
+                .and_then(|t| {
+                    positions
+                        .iter()
+                        .rev()
+                        .find(|(at, _)| *at <= t)
+                        .or(positions.front())
+                        .map(|(_, seq)| *seq)
+                });
             let up: Vec<&str> = cfg
                 .members
                 .iter()
@@ -273,7 +309,7 @@ pub fn spawn(
                 .collect();
             tracing::info!("cluster: live members now {}", up.join(", "));
             let engine = alerter.clone();
-            match tokio::task::spawn_blocking(move || engine.rebalance()).await {
+            match tokio::task::spawn_blocking(move || engine.rebalance_from(replay_from)).await {
                 Ok(r) => tracing::info!(
                     "cluster: started {} task(s) here {:?}, parked {} {:?}",
                     r.started.len(),

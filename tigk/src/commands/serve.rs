@@ -206,7 +206,7 @@ pub async fn run_server_with(
     let cluster = cfg
         .cluster
         .clone()
-        .map(|members| super::cluster::spawn(members, alerter.clone()));
+        .map(|members| super::cluster::spawn(members, alerter.clone(), store.clone()));
     if let Some(tx) = ready {
         let _ = tx.send(addr);
     }
