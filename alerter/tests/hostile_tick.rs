@@ -154,6 +154,20 @@ fn every_nanosecond_and_far_shifts_stay_bounded() {
         "{:?}",
         stats["window2"]
     );
+    // A billion-point top() over a window selects what the window has, allocating for
+    // that, not for the count.
+    let script = format!(
+        "{HEAD}    |window().period(1h).every(1h)\n    |top(1000000000, 'usage')\n    |httpOut('top')\n"
+    );
+    let mut t = task(&script, &opts).expect("top");
+    for i in 0..=3_600 {
+        t.push_point(
+            "telegraf",
+            "autogen",
+            &point(&format!("cpu,host=a usage={i} {}", t0 + i * 1_000_000_000)),
+        );
+    }
+    assert_eq!(http_out_points(&t, "top"), 3_600);
     // A shift to the edge of time saturates instead of wrapping or panicking.
     for shift in ["-15250w", "15250w"] {
         let script = format!("{HEAD}    |shift({shift})\n    |httpOut('s')\n");
