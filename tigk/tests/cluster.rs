@@ -264,6 +264,21 @@ fn each_task_runs_on_one_member_and_moves_when_it_stops() {
         );
         owners.insert(id.clone(), owner.clone());
     }
+    // `tigk task list` says where each task runs.
+    let listed = Command::new(env!("CARGO_BIN_EXE_tigk"))
+        .args(["task", "list", "--url", &b.url()])
+        .output()
+        .expect("tigk task list");
+    assert!(listed.status.success(), "{listed:?}");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    for (id, owner) in &owners {
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.starts_with(id.as_str()) && l.ends_with(&format!("runs on {owner}"))),
+            "{id}: {listed}"
+        );
+    }
     let on_a = owners.values().filter(|o| **o == a.url()).count();
     assert!(
         on_a > 0 && on_a < owners.len(),
