@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use common::FieldType;
 use influxql::{DataType, Fill, SelectStatement};
 
-use super::aggregate::{self, Acc, Pt, finish_multi};
+use super::aggregate::{self, Acc, Pt, feed_column, finish_multi};
 use super::eval::{self, Budget};
 use super::exec::{Group, filtered_rows, numeric_check};
 use super::par;
@@ -14,7 +14,6 @@ use super::plan::{Func, MeasRef, Mode, Output, Plan, TransformInput, func_name};
 use super::points::Points;
 use super::transform;
 use super::value::{Value, column_value};
-use crate::codec::Column;
 use crate::query::cond::Regexes;
 use crate::query::{Cell, QueryContext, QueryError};
 
@@ -36,13 +35,13 @@ pub struct Buckets {
 }
 
 impl Buckets {
-    fn start(&self, b: usize) -> i64 {
+    pub(super) fn start(&self, b: usize) -> i64 {
         self.first
             .saturating_add((b as i64).saturating_mul(self.interval))
     }
 
     #[inline]
-    fn index(&self, t: i64) -> Option<usize> {
+    pub(super) fn index(&self, t: i64) -> Option<usize> {
         if self.interval == 0 {
             return Some(0);
         }
@@ -418,51 +417,6 @@ fn feed_wave(
     match failed {
         Some(e) => Err(e),
         None => Ok(()),
-    }
-}
-
-fn feed_column(b: &Buckets, func: Func, times: &[i64], col: &Column, acc: &mut [Acc], si: usize) {
-    match col {
-        Column::Float(vals) => feed_float(b, func, times, vals, acc, si),
-        _ => {
-            for (i, t) in times.iter().enumerate() {
-                if let Some(a) = b.index(*t).and_then(|k| acc.get_mut(k)) {
-                    a.push(
-                        func,
-                        Pt {
-                            time: *t,
-                            value: column_value(col, i),
-                            series: si,
-                        },
-                    );
-                }
-            }
-        }
-    }
-}
-
-/// Feeds a float column bucket by bucket: one binary search per bucket instead of a
-/// division per point, and tight loops over each bucket's slice.
-fn feed_float(b: &Buckets, func: Func, times: &[i64], vals: &[f64], acc: &mut [Acc], si: usize) {
-    let n = times.len().min(vals.len());
-    let mut i = 0;
-    while i < n {
-        let Some(k) = times.get(i).and_then(|t| b.index(*t)) else {
-            i += 1;
-            continue;
-        };
-        let end_t = if b.interval == 0 {
-            i64::MAX
-        } else {
-            b.start(k + 1)
-        };
-        let j = i + times
-            .get(i..n)
-            .map_or(0, |rest| rest.partition_point(|&x| x < end_t));
-        if let (Some(a), Some(ts), Some(vs)) = (acc.get_mut(k), times.get(i..j), vals.get(i..j)) {
-            a.push_f64_run(func, ts, vs, si);
-        }
-        i = j.max(i + 1);
     }
 }
 
