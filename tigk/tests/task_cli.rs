@@ -164,3 +164,148 @@ fn tasks_are_managed_through_the_servers_api() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+const SEED_BATCH: &str = r#"dbrp "telegraf"."autogen"
+batch
+    |query('''
+        SELECT mean(usage_idle)
+        FROM "telegraf"."autogen"."cpu"
+    ''')
+        .period(5m)
+        .every(5m)
+        .groupBy(time(1m), 'cpu')
+    |alert()
+        .crit(lambda: "mean" < 70)
+        .log('/tmp/batch_alerts.log')
+"#;
+
+/// `tigk task replay` runs a defined task over the server's stored data and prints the
+/// events `tigk task test` prints for the same points in a file.
+#[test]
+fn replay_runs_a_defined_task_over_stored_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (user, password) = ("admin", "replay-admin-pass");
+    let created = Command::new(env!("CARGO_BIN_EXE_tigk"))
+        .args(["user", "create", "--name", user, "--password", password])
+        .args(["--admin", "--data-dir"])
+        .arg(dir.path())
+        .status()
+        .expect("user");
+    assert!(created.success());
+    let server = Server::start(dir.path(), &[]);
+    let url = format!("http://{}", server.addr);
+    let conn = [
+        "--url",
+        url.as_str(),
+        "--username",
+        user,
+        "--password",
+        password,
+    ];
+    let auth = format!("u={user}&p={password}");
+    // (`query` puts its db argument in the URL: the credentials ride along.)
+    support::query(&server, &format!("&{auth}"), "CREATE DATABASE telegraf");
+
+    // 10 minutes of two cpus every 10 s from 2023-11-14T22:10:00Z; cpu0 dips below 70
+    // for the minute 22:14, cpu1 never does. Integer and string fields ride along.
+    let t0 = 1_699_999_800i64;
+    let mut lp = String::new();
+    for i in 0..60i64 {
+        let t = t0 + i * 10;
+        let idle0 = if (24..30).contains(&i) {
+            50.5
+        } else {
+            90.0 + (i % 3) as f64
+        };
+        lp.push_str(&format!(
+            "cpu,host=a,cpu=cpu0 usage_idle={idle0},runs={i}i,state=\"x\" {t}\n\
+             cpu,host=a,cpu=cpu1 usage_idle=95.25 {t}\n\
+             mem,host=a used_percent=42.5 {t}\n"
+        ));
+    }
+    let (status, text) = support::post(
+        &server.url(&format!("/write?db=telegraf&precision=s&{auth}")),
+        "text/plain",
+        lp.as_bytes(),
+    )
+    .expect("write");
+    assert_eq!(status, 204, "{text}");
+    let input = dir.path().join("points.lp");
+    std::fs::write(&input, &lp).expect("input");
+
+    let (from, to) = ("2023-11-14T22:10:00Z", "2023-11-14T22:20:00Z");
+    let tigk_ok = |args: &[&str]| {
+        let out = tigk(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for (id, script) in [("seed_stream", SEED_STREAM), ("seed_batch", SEED_BATCH)] {
+        let log = dir.path().join("alerts").join(format!("{id}.log"));
+        let tick = dir.path().join(format!("{id}.tick"));
+        let script = script
+            .replace("/tmp/alerts.log", log.to_str().expect("utf8"))
+            .replace("/tmp/batch_alerts.log", log.to_str().expect("utf8"));
+        std::fs::write(&tick, &script).expect("tick");
+        let mut define = vec!["task", "define", id, "--tick", tick.to_str().expect("utf8")];
+        define.push("--disabled");
+        define.extend_from_slice(&conn);
+        tigk_ok(&define);
+
+        let mut replay = vec!["task", "replay", id, "--from", from, "--to", to];
+        replay.extend_from_slice(&conn);
+        let replayed = tigk_ok(&replay);
+        let tested = tigk_ok(&[
+            "task",
+            "test",
+            tick.to_str().expect("utf8"),
+            "--input",
+            input.to_str().expect("utf8"),
+            "--precision",
+            "s",
+            "--name",
+            id,
+            "--from",
+            from,
+            "--to",
+            to,
+        ]);
+        let levels: Vec<String> = replayed
+            .lines()
+            .map(|l| {
+                let e: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+                e["level"].as_str().unwrap_or_default().to_string()
+            })
+            .collect();
+        assert!(levels.contains(&"CRITICAL".to_string()), "{id}: {replayed}");
+        assert!(levels.contains(&"OK".to_string()), "{id}: {replayed}");
+        assert_eq!(replayed, tested, "{id}: replay and test differ");
+        // Nothing was delivered: the task is disabled and a replay never sends.
+        assert!(
+            !log.exists(),
+            "{id}: a replay delivered to {}",
+            log.display()
+        );
+    }
+
+    // A range with no data replays to no events; an unknown task is an error.
+    let mut empty = vec![
+        "task",
+        "replay",
+        "seed_stream",
+        "--from",
+        "2020-01-01T00:00:00Z",
+        "--to",
+        "2020-01-02T00:00:00Z",
+    ];
+    empty.extend_from_slice(&conn);
+    assert_eq!(tigk_ok(&empty), "");
+    let mut unknown = vec!["task", "replay", "nope", "--from", from, "--to", to];
+    unknown.extend_from_slice(&conn);
+    let out = tigk(&unknown);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("404"));
+}

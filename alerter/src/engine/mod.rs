@@ -32,7 +32,7 @@ use crate::tick::{self, CheckOptions, Dbrp, TaskType};
 use db::Db;
 pub use history::{Delivery, HistoryEvent, HistoryQuery};
 pub use placement::{Everything, Placement, Rebalanced};
-pub use templates::{TemplateDef, TemplateInfo, TemplateRequest, Var, var_json};
+pub use templates::{TemplateDef, TemplateInfo, TemplateRequest, Var, var_json, var_values};
 pub use topics::{Topic, TopicEvent};
 
 /// Enabled or disabled.

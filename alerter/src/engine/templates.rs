@@ -96,7 +96,7 @@ fn var_value(name: &str, v: &Var) -> Result<VarValue, Error> {
 }
 
 /// The compile-time values of a task's vars.
-pub(crate) fn var_values(
+pub fn var_values(
     vars: &BTreeMap<String, Var>,
 ) -> Result<BTreeMap<String, VarValue>, Error> {
     vars.iter()

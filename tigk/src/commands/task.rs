@@ -1,4 +1,4 @@
-//! `tigk task …`: run a TICKscript offline (`test`), or manage the tasks of a running
+//! `tigk task …`: run a TICKscript offline (`test`, `replay`), or manage the tasks of a running
 //! server through its Kapacitor-compatible API (`list`, `show`, `define`, `enable`,
 //! `disable`, `delete`), as the kapacitor CLI does.
 
@@ -13,6 +13,19 @@ pub enum TaskCommand {
     /// Run a task on points from a file in an isolated in-memory engine and print each
     /// alert event as one JSON line (what handlers would receive). Nothing is delivered.
     Test(TestArgs),
+    /// Run a defined task over a time range of the server's stored data in an isolated
+    /// in-memory engine and print each alert event as one JSON line. Nothing is delivered.
+    Replay {
+        #[command(flatten)]
+        conn: Conn,
+        id: String,
+        /// Start of the range (RFC 3339), inclusive.
+        #[arg(long)]
+        from: String,
+        /// End of the range (RFC 3339), exclusive.
+        #[arg(long)]
+        to: String,
+    },
     /// List the server's tasks.
     List(#[command(flatten)] Conn),
     /// Show a task: status, errors and its pipeline as DOT with per-node stats.
@@ -91,6 +104,7 @@ pub struct Conn {
 pub fn run(cmd: TaskCommand) -> anyhow::Result<()> {
     match cmd {
         TaskCommand::Test(args) => test(args),
+        TaskCommand::Replay { conn, id, from, to } => super::replay::replay(&conn, &id, &from, &to),
         TaskCommand::List(conn) => {
             let v = call(&conn, "GET", "/kapacitor/v1/tasks", None)?;
             println!(
@@ -221,24 +235,64 @@ fn test(args: TestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn auth(conn: &Conn) -> Option<String> {
+    match (&conn.token, &conn.username, &conn.password) {
+        (Some(t), _, _) => Some(format!("Token {t}")),
+        (None, Some(u), Some(p)) => Some(format!("Basic {}", base64_encode(&format!("{u}:{p}")))),
+        _ => None,
+    }
+}
+
+/// One InfluxQL statement through the server's 1.x `/query` (epoch ns); a statement's
+/// error is an error here.
+pub(super) fn get_query(conn: &Conn, db: &str, q: &str) -> anyhow::Result<serde_json::Value> {
+    let url = format!("{}/query", conn.url.trim_end_matches('/'));
+    let mut req = agent()
+        .get(&url)
+        .query("db", db)
+        .query("epoch", "ns")
+        .query("q", q);
+    if let Some(a) = auth(conn) {
+        req = req.header("Authorization", a);
+    }
+    let mut resp = req.call().with_context(|| format!("GET {url}"))?;
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    let error = v["error"].as_str().or_else(|| {
+        v["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|r| r["error"].as_str())
+    });
+    if let Some(e) = error {
+        bail!("{q}: {e}");
+    }
+    if !(200..300).contains(&status) {
+        bail!("{q}: HTTP {status}: {text}");
+    }
+    Ok(v)
+}
+
 /// One call to the task API; errors carry the server's message.
-fn call(
+pub(super) fn call(
     conn: &Conn,
     method: &str,
     path: &str,
     body: Option<serde_json::Value>,
 ) -> anyhow::Result<serde_json::Value> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
+    let agent = agent();
     let url = format!("{}{path}", conn.url.trim_end_matches('/'));
-    let auth = match (&conn.token, &conn.username, &conn.password) {
-        (Some(t), _, _) => Some(format!("Token {t}")),
-        (None, Some(u), Some(p)) => Some(format!("Basic {}", base64_encode(&format!("{u}:{p}")))),
-        _ => None,
-    };
+    let auth = auth(conn);
     let req = ureq::http::Request::builder().method(method).uri(&url);
     let req = match &auth {
         Some(a) => req.header("Authorization", a),
