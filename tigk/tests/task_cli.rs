@@ -309,3 +309,96 @@ fn replay_runs_a_defined_task_over_stored_data() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("404"));
 }
+
+/// Kapacitor's `/kapacitor/v1/ping` and `/kapacitor/v1/write`: a point written there is
+/// stored and reaches an enabled stream task, with `/write`'s credentials.
+#[test]
+fn kapacitor_ping_and_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (user, password) = ("admin", "kapacitor-write-pass");
+    let created = Command::new(env!("CARGO_BIN_EXE_tigk"))
+        .args(["user", "create", "--name", user, "--password", password])
+        .args(["--admin", "--data-dir"])
+        .arg(dir.path())
+        .status()
+        .expect("user");
+    assert!(created.success());
+    let server = Server::start(dir.path(), &[]);
+    let url = format!("http://{}", server.addr);
+    let auth = format!("u={user}&p={password}");
+
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let ping = agent
+        .get(&server.url("/kapacitor/v1/ping"))
+        .call()
+        .expect("ping");
+    assert_eq!(ping.status().as_u16(), 204);
+    assert!(ping.headers().contains_key("x-kapacitor-version"));
+
+    support::query(&server, &format!("&{auth}"), "CREATE DATABASE telegraf");
+    let log = dir.path().join("alerts").join("cpu.log");
+    let tick = dir.path().join("cpu.tick");
+    std::fs::write(
+        &tick,
+        SEED_STREAM.replace("/tmp/alerts.log", log.to_str().expect("utf8")),
+    )
+    .expect("tick");
+    let out = tigk(&[
+        "task",
+        "define",
+        "cpu_alert",
+        "--tick",
+        tick.to_str().expect("utf8"),
+        "--url",
+        &url,
+        "--username",
+        user,
+        "--password",
+        password,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let line = b"cpu,host=k,cpu=cpu-total usage_idle=42 1700000000000000000\n";
+    let (status, _) = support::post(
+        &server.url("/kapacitor/v1/write?db=telegraf"),
+        "text/plain",
+        line,
+    )
+    .expect("write");
+    assert_eq!(status, 401, "credentials are required as on /write");
+    let (status, text) = support::post(
+        &server.url(&format!("/kapacitor/v1/write?db=telegraf&{auth}")),
+        "text/plain",
+        line,
+    )
+    .expect("write");
+    assert_eq!(status, 204, "{text}");
+    let stored = support::query(
+        &server,
+        &format!("telegraf&{auth}"),
+        "SELECT usage_idle FROM cpu WHERE host = 'k'",
+    );
+    assert_eq!(
+        stored["results"][0]["series"][0]["values"][0][1], 42,
+        "{stored}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        if logged.contains("CRITICAL") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no alert from the written point: {logged:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

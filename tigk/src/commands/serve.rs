@@ -152,6 +152,7 @@ pub async fn run_server_with(
     state.limits = Arc::new(cfg.http.clone());
     state.queries = super::remote::query_runner(cfg)?;
     let metrics = Metrics::default();
+    let state_for_write = state.clone();
     let tasks = alerter::api::router(alerter.clone()).layer(axum::middleware::from_fn_with_state(
         state.clone(),
         tsdb::http::require_admin,
@@ -174,7 +175,8 @@ pub async fn run_server_with(
             super::downloads::AgentBinary::from_env(),
             ui_state.config().secure_cookies,
         ))
-        .merge(ui::router(ui_state));
+        .merge(ui::router(ui_state))
+        .merge(kapacitor_extras(state_for_write));
     let app = metrics.instrument(app);
     let monitor = cfg.monitor.interval.map(|interval| {
         let sources = super::monitor::Sources {
@@ -287,4 +289,36 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Kapacitor's `/kapacitor/v1/ping`, and its `/kapacitor/v1/write`: points written there
+/// reach stream tasks as every write does, through the store, so the route is `/write`
+/// itself (its credentials, limits and answers) under Kapacitor's path.
+fn kapacitor_extras(state: ApiState) -> axum::Router {
+    use axum::extract::Request;
+    use axum::http::{StatusCode, Uri, header::HeaderName};
+    let write = tower::ServiceBuilder::new()
+        .map_request(|mut req: Request| {
+            let path_and_query = match req.uri().query() {
+                Some(q) => format!("/write?{q}"),
+                None => "/write".to_string(),
+            };
+            if let Ok(uri) = Uri::builder().path_and_query(path_and_query).build() {
+                *req.uri_mut() = uri;
+            }
+            req
+        })
+        .service(router(state));
+    let ping = || async {
+        (
+            StatusCode::NO_CONTENT,
+            [(
+                HeaderName::from_static("x-kapacitor-version"),
+                env!("CARGO_PKG_VERSION"),
+            )],
+        )
+    };
+    axum::Router::new()
+        .route_service("/kapacitor/v1/write", write)
+        .route("/kapacitor/v1/ping", axum::routing::get(ping).head(ping))
 }
