@@ -50,10 +50,7 @@ impl Ctx {
     /// With `seq` `None` only the events are queued: the saved state stays behind,
     /// and a restart replays from it, recreating these events under the same keys.
     fn commit(&self, seq: Option<u64>, events: Vec<AlertEvent>) -> Result<(), Error> {
-        let state = match seq {
-            Some(_) => Some(lock(&self.task).snapshot()),
-            None => None,
-        };
+        let state = seq.map(|_| lock(&self.task).snapshot());
         let rows: Vec<(AlertEvent, usize)> = events
             .into_iter()
             .map(|e| {

@@ -135,12 +135,14 @@ impl WriteLog for Store {
 }
 
 type Decoded = Vec<(i64, i64, Vec<ResolvedPoint>)>;
+type SeriesNames = (String, Arc<[(String, String)]>);
 
 /// The catalog names a step's entries need, copied out under one short read lock.
 #[derive(Default)]
 struct Names {
     rps: HashMap<i64, (String, String)>,
-    series: HashMap<SeriesId, Option<(String, Arc<[(String, String)]>)>>,
+    /// Measurement name and tags; `None` for a series dropped since.
+    series: HashMap<SeriesId, Option<SeriesNames>>,
     fields: HashMap<FieldId, Option<String>>,
 }
 
