@@ -14,6 +14,18 @@ fn tigk(args: &[&str]) -> Output {
         .expect("run tigk")
 }
 
+/// A server on a fresh data directory with one admin, as an operator sets one up.
+fn admin_server(dir: &std::path::Path, user: &str, password: &str) -> Server {
+    let created = Command::new(env!("CARGO_BIN_EXE_tigk"))
+        .args(["user", "create", "--name", user, "--password", password])
+        .args(["--admin", "--data-dir"])
+        .arg(dir)
+        .status()
+        .expect("user");
+    assert!(created.success());
+    Server::start(dir, &[])
+}
+
 const SEED_STREAM: &str = r#"dbrp "telegraf"."autogen"
 stream
     |from()
@@ -84,22 +96,7 @@ fn task_test_prints_the_events_handlers_would_get() {
 #[test]
 fn tasks_are_managed_through_the_servers_api() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let created = Command::new(env!("CARGO_BIN_EXE_tigk"))
-        .args([
-            "user",
-            "create",
-            "--name",
-            "admin",
-            "--password",
-            "task-admin-pass",
-            "--admin",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .status()
-        .expect("user");
-    assert!(created.success());
-    let server = Server::start(dir.path(), &[]);
+    let server = admin_server(dir.path(), "admin", "task-admin-pass");
     let url = format!("http://{}", server.addr);
     let conn = [
         "--url",
@@ -185,14 +182,7 @@ batch
 fn replay_runs_a_defined_task_over_stored_data() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (user, password) = ("admin", "replay-admin-pass");
-    let created = Command::new(env!("CARGO_BIN_EXE_tigk"))
-        .args(["user", "create", "--name", user, "--password", password])
-        .args(["--admin", "--data-dir"])
-        .arg(dir.path())
-        .status()
-        .expect("user");
-    assert!(created.success());
-    let server = Server::start(dir.path(), &[]);
+    let server = admin_server(dir.path(), user, password);
     let url = format!("http://{}", server.addr);
     let conn = [
         "--url",
@@ -316,14 +306,7 @@ fn replay_runs_a_defined_task_over_stored_data() {
 fn kapacitor_ping_and_write() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (user, password) = ("admin", "kapacitor-write-pass");
-    let created = Command::new(env!("CARGO_BIN_EXE_tigk"))
-        .args(["user", "create", "--name", user, "--password", password])
-        .args(["--admin", "--data-dir"])
-        .arg(dir.path())
-        .status()
-        .expect("user");
-    assert!(created.success());
-    let server = Server::start(dir.path(), &[]);
+    let server = admin_server(dir.path(), user, password);
     let url = format!("http://{}", server.addr);
     let auth = format!("u={user}&p={password}");
 
