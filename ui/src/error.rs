@@ -25,6 +25,9 @@ pub enum UiError {
     Csrf,
     #[error("{0}")]
     BadRequest(String),
+    /// A form body past what the UI reads.
+    #[error("the form is too large")]
+    TooLarge,
     /// A TICKscript the alerter refused, with its position.
     #[error("{}", .0.message)]
     Script(crate::alerts::ScriptError),
@@ -77,6 +80,7 @@ impl UiError {
             UiError::Unauthenticated { .. } => StatusCode::SEE_OTHER,
             UiError::Forbidden(_) | UiError::Csrf => StatusCode::FORBIDDEN,
             UiError::BadRequest(_) | UiError::Script(_) => StatusCode::BAD_REQUEST,
+            UiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UiError::AlertingOff => StatusCode::SERVICE_UNAVAILABLE,
             UiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             UiError::Query(_) => StatusCode::BAD_GATEWAY,

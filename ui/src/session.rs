@@ -384,7 +384,7 @@ async fn gate_inner(state: UiState, req: Request) -> Result<Request> {
     check_origin(&state, &parts.headers)?;
     let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
         .await
-        .map_err(|_| UiError::BadRequest("the form is too large".into()))?;
+        .map_err(|_| UiError::TooLarge)?;
     let sent = csrf_field(&bytes).ok_or(UiError::Csrf)?;
     let expected = match &user {
         Some(u) => u.csrf.clone(),

@@ -70,7 +70,7 @@ async fn huge_form_bodies_are_refused() {
         .await;
     clean("30 MB dashboard form", r.status, &r.body);
     // The gate reads at most 2 MiB of a form before it looks for the token.
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:.300}", r.body);
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{:.300}", r.body);
     assert!(r.body.contains("the form is too large"), "{:.300}", r.body);
     // Before signing in too: the login form.
     let page = env.get("/login").await;
