@@ -352,11 +352,27 @@ pub fn is_restricted(ip: IpAddr) -> bool {
                 return is_restricted(IpAddr::V4(v4));
             }
             let s = v6.segments();
+            let o = v6.octets();
+            let embedded =
+                |a: usize| IpAddr::V4(std::net::Ipv4Addr::new(o[a], o[a + 1], o[a + 2], o[a + 3]));
+            // Addresses that carry an IPv4 address and reach it: IPv4-compatible (::a.b.c.d),
+            // NAT64's well-known prefix (64:ff9b::/96) and 6to4 (2002:aabb:ccdd::/48).
+            if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+                return is_restricted(embedded(12));
+            }
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_restricted(embedded(12));
+            }
+            if s[0] == 0x2002 {
+                return is_restricted(embedded(2));
+            }
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
+                // NAT64 for local use (RFC 8215) translates to the operator's own network.
+                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
         }
     }
 }
@@ -700,6 +716,33 @@ impl Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_forms_of_restricted_ipv4_are_restricted() {
+        let restricted = |s: &str| is_restricted(s.parse().expect("an address"));
+        for a in [
+            "::127.0.0.1",
+            "::169.254.169.254",
+            "::ffff:10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::8.8.8.8",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            "::1",
+            "::",
+        ] {
+            assert!(restricted(a), "{a} should be restricted");
+        }
+        for a in [
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2001:4860:4860::8888",
+            "::8.8.8.8",
+        ] {
+            assert!(!restricted(a), "{a} is public");
+        }
+    }
 
     #[test]
     fn a_log_line_in_doubt_is_found_only_when_written() {
