@@ -26,6 +26,9 @@ pub enum Error {
     /// A batch query failed.
     #[error("query failed: {0}")]
     Query(String),
+    /// An `influxDBOut` destination other than the store failed (see [`crate::output`]).
+    #[error("influxDBOut: {0}")]
+    Output(String),
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] tsdb::Error),

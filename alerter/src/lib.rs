@@ -28,6 +28,7 @@ pub mod engine;
 pub mod error;
 pub mod gofmt;
 pub mod options;
+pub mod output;
 pub mod runtime;
 pub mod testrun;
 pub mod tick;

@@ -50,6 +50,8 @@ pub struct Options {
     pub smtp: Option<SmtpOptions>,
     /// `.slack()` handlers; `None` refuses them.
     pub slack: Option<SlackOptions>,
+    /// Where `influxDBOut` writes; `None` (the default): the store.
+    pub output: Option<std::sync::Arc<dyn crate::output::PointOutput>>,
 }
 
 impl Default for Options {
@@ -67,6 +69,7 @@ impl Default for Options {
             exec: None,
             smtp: None,
             slack: None,
+            output: None,
         }
     }
 }

@@ -7,6 +7,8 @@
 //! - [`RemoteSource`]: the client as the UI's [`ui::DataSource`] (read-only statements only)
 //!   and the alerter's [`alerter::batch::BatchSource`].
 //! - [`QueryProxy`]: tigk's `/query` answered by the engine, for what tigk's caller may read.
+//! - [`RemoteOutput`]: where tasks' `influxDBOut` points go (the alerter's
+//!   [`alerter::output::PointOutput`]): the engine, not the local spool.
 //! - [`gap`]: the points missed while tigk was down, asked for by time after a restart.
 //! - [`subscription`]: registers the InfluxDB subscriptions through which the engine pushes
 //!   every write to tigk's `/write`, where stream tasks read them from the local write log.
@@ -15,11 +17,13 @@
 
 mod client;
 pub mod gap;
+mod output;
 mod proxy;
 mod source;
 pub mod subscription;
 
 pub use client::{Auth, Client, ClientConfig, load_ca};
+pub use output::RemoteOutput;
 pub use proxy::QueryProxy;
 pub use source::RemoteSource;
 

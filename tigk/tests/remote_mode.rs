@@ -448,3 +448,102 @@ fn pushes_authenticate_with_the_subscription_urls_credentials() {
     });
     server.stop();
 }
+
+/// A stream task's and a batch task's `influxDBOut` points land in the engine, where pages
+/// and batch tasks read, not in the local spool.
+#[test]
+fn influxdbout_writes_to_the_engine() {
+    let influx = start_influxd();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = prepare(dir.path(), &remote_storage(&influx));
+    let server = start(dir.path(), &config);
+    let stream = r#"dbrp "telegraf"."autogen"
+stream
+    |from()
+        .measurement('cpu')
+    |eval(lambda: 100.0 - "usage_idle")
+        .as('busy')
+    |influxDBOut()
+        .create()
+        .database('derived')
+        .measurement('cpu_busy')
+"#;
+    let batch = r#"dbrp "telegraf"."autogen"
+batch
+    |query('SELECT max(usage_idle) FROM "telegraf"."autogen"."cpu"')
+        .period(5m)
+        .every(1s)
+    |influxDBOut()
+        .create()
+        .database('derived')
+        .measurement('cpu_max')
+"#;
+    define(&server, "busy", stream, "unused.log");
+    define(&server, "max", batch, "unused.log");
+    wait_subscribed(&influx, &server);
+    let t = now_ns() - 10_000_000_000;
+    influx_write(&influx, &format!("cpu,cpu=cpu0,host=h usage_idle=30 {t}\n"));
+    let on_engine = |q: &str| {
+        let (status, text) = post(
+            &format!("{}/query?db=derived&epoch=ns", influx.url),
+            "application/x-www-form-urlencoded",
+            format!("q={}", q.replace(' ', "+")).as_bytes(),
+        )
+        .expect("influxd query");
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str::<serde_json::Value>(&text).expect("json")
+    };
+    wait_for("the stream task's output on the engine", 30, || {
+        on_engine("SELECT busy FROM cpu_busy")["results"][0]["series"][0]["values"][0][1] == 70.0
+    });
+    let busy = on_engine("SELECT busy FROM cpu_busy WHERE cpu = 'cpu0'");
+    assert_eq!(
+        busy["results"][0]["series"][0]["values"][0][0], t,
+        "the point keeps its time and tags: {busy}"
+    );
+    wait_for("the batch task's output on the engine", 30, || {
+        on_engine("SELECT max FROM cpu_max")["results"][0]["series"][0]["values"][0][1] == 30
+    });
+    // tigk's /query reads the engine: the outputs are there for pages and batch tasks.
+    let seen = query(&server, "derived", "SELECT count(busy) FROM cpu_busy");
+    assert_eq!(seen["results"][0]["series"][0]["values"][0][1], 1, "{seen}");
+    // The spool took the one pushed point and none of the outputs.
+    assert_eq!(spooled(&server), 1);
+    server.stop();
+}
+
+/// The "tigk health" dashboard reads this server's own `_internal` (kept in the embedded
+/// store) in remote mode too, not the engine's.
+#[test]
+fn the_health_dashboard_reads_this_servers_own_metrics() {
+    let influx = start_influxd();
+    let dir = tempfile::tempdir().expect("tempdir");
+    prepare(dir.path(), "");
+    let config = dir.path().join("health.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[auth]\nenabled = false\n[monitor]\nstore_interval = \"200ms\"\n{}",
+            remote_storage(&influx)
+        ),
+    )
+    .expect("config");
+    let server = start(dir.path(), &config);
+    let get = ui_get(&server);
+    let to = common::time::rfc3339_nanos(now_ns() + 120_000_000_000);
+    let to = to.get(..16).expect("YYYY-MM-DDTHH:MM").to_string();
+    let mut page = String::new();
+    wait_for("the health dashboard's data", 30, || {
+        let (status, text) = get(&format!("/d/tigk-health?from=now-5m&to={to}"));
+        assert_eq!(status, 200, "{text}");
+        page = text;
+        // The memory chart and the series table have rows only once tigk recorded itself.
+        page.contains("rssBytes") && page.contains(">_internal</td>")
+    });
+    assert!(!page.contains("Query error"), "{page}");
+    assert!(page.contains("<h2>Disk used</h2>"), "{page}");
+    // The engine keeps no `_internal` here (its monitor store is off): what is drawn is tigk's.
+    let engine_dbs = influx_query(&influx, "SHOW DATABASES").to_string();
+    assert!(!engine_dbs.contains("_internal"), "{engine_dbs}");
+    server.stop();
+}

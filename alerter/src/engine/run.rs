@@ -171,6 +171,14 @@ pub(super) fn spawn(
 /// Replays rewrite the same points, which the store takes as overwrites.
 async fn write_out(ctx: &Ctx, produced: Produced) {
     let rest = lock(&ctx.task).take_writes();
+    if let Some(out) = ctx.inner.opts.output.clone() {
+        // Not into the write log: no lineage to keep (see `crate::output`).
+        let writes = produced.into_iter().flat_map(|(_, w)| w).chain(rest);
+        for e in crate::output::write_grouped(out.as_ref(), writes).await {
+            ctx.fail(e);
+        }
+        return;
+    }
     type Key = (String, String, bool, super::log::Lineage);
     let mut groups: BTreeMap<Key, tsdb::storage::PointBatch> = BTreeMap::new();
     let own = |from: Option<super::log::Lineage>| {

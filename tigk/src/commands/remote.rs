@@ -191,18 +191,42 @@ fn client(r: &RemoteConfig) -> anyhow::Result<remote::Client> {
     remote::Client::new(r.client.clone()).context("the remote engine's client")
 }
 
-/// Where pages read: the remote engine, or the embedded store.
+/// Where pages read: the remote engine, or the embedded store. In remote mode a page on
+/// `_internal` (the "tigk health" dashboard) still reads the embedded store: that is where
+/// this server records itself, as each InfluxDB node keeps its own `_internal`; the engine's
+/// `_internal` holds the engine's metrics, under the same measurement names.
 pub fn data_source(
     cfg: &ServerConfig,
     store: &tsdb::Store,
 ) -> anyhow::Result<Arc<dyn ui::DataSource>> {
+    let local = ui::EngineSource::with_limits(store.clone(), cfg.http.query.clone());
     Ok(match remote_config(cfg) {
-        Some(r) => Arc::new(remote::RemoteSource::new(client(r)?)),
-        None => Arc::new(ui::EngineSource::with_limits(
-            store.clone(),
-            cfg.http.query.clone(),
-        )),
+        Some(r) => Arc::new(SplitSource {
+            remote: remote::RemoteSource::new(client(r)?),
+            local,
+        }),
+        None => Arc::new(local),
     })
+}
+
+/// Remote mode's page source: `_internal` from the embedded store, the rest from the engine.
+struct SplitSource {
+    remote: remote::RemoteSource,
+    local: ui::EngineSource,
+}
+
+impl ui::DataSource for SplitSource {
+    fn query<'a>(
+        &'a self,
+        db: &'a str,
+        q: &'a str,
+    ) -> ui::BoxFuture<'a, Result<Vec<tsdb::query::SeriesResult>, ui::UiError>> {
+        if db == super::monitor::DATABASE {
+            self.local.query(db, q)
+        } else {
+            ui::DataSource::query(&self.remote, db, q)
+        }
+    }
 }
 
 /// In remote mode `/query` is answered by the engine (reads only); `None`: by the store.
@@ -215,14 +239,16 @@ pub fn query_runner(
     })
 }
 
-/// Opens the alerter; in remote mode its batch tasks query the remote engine.
+/// Opens the alerter; in remote mode its batch tasks query the remote engine and its
+/// tasks' `influxDBOut` writes go there (not into the spool, which pages never read).
 pub fn open_alerter(
     cfg: &ServerConfig,
     store: tsdb::Store,
-    opts: alerter::Options,
+    mut opts: alerter::Options,
 ) -> anyhow::Result<alerter::engine::Engine> {
     let engine = match remote_config(cfg) {
         Some(r) => {
+            opts.output = Some(Arc::new(remote::RemoteOutput::new(client(r)?)));
             let source = Arc::new(remote::RemoteSource::new(client(r)?));
             let placement: Arc<dyn alerter::engine::Placement> = match &cfg.cluster {
                 Some(members) => members.clone(),
