@@ -96,9 +96,7 @@ fn var_value(name: &str, v: &Var) -> Result<VarValue, Error> {
 }
 
 /// The compile-time values of a task's vars.
-pub fn var_values(
-    vars: &BTreeMap<String, Var>,
-) -> Result<BTreeMap<String, VarValue>, Error> {
+pub fn var_values(vars: &BTreeMap<String, Var>) -> Result<BTreeMap<String, VarValue>, Error> {
     vars.iter()
         .map(|(k, v)| Ok((k.clone(), var_value(k, v)?)))
         .collect()
