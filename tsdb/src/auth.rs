@@ -172,7 +172,7 @@ impl Authenticator {
     pub fn authenticate(&self, creds: &Credentials) -> Result<Principal, AuthError> {
         let (token, user, password) = match creds {
             Credentials::None => {
-                return Err(if self.with_conn(|c| has_admin(c))? {
+                return Err(if self.with_conn(has_admin)? {
                     AuthError::MissingCredentials
                 } else {
                     AuthError::NoAdmin
@@ -190,12 +190,11 @@ impl Authenticator {
             return Err(AuthError::MissingCredentials);
         };
         let key = cache_key(user, password);
-        if let Ok(cache) = self.cache.lock() {
-            if let Some((p, at)) = cache.get(&key) {
-                if at.elapsed() < CACHE_TTL {
-                    return Ok(p.clone());
-                }
-            }
+        if let Ok(cache) = self.cache.lock()
+            && let Some((p, at)) = cache.get(&key)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(p.clone());
         }
         let principal = self.with_conn(|c| {
             if !has_admin(c)? {

@@ -23,8 +23,8 @@ pub fn from_request(headers: &HeaderMap, u: Option<&str>, p: Option<&str>) -> Cr
             }
             return Credentials::Token(t.to_string());
         }
-        if let Some(b64) = value.strip_prefix("Basic ") {
-            if let Some((user, password)) = base64::engine::general_purpose::STANDARD
+        if let Some(b64) = value.strip_prefix("Basic ")
+            && let Some((user, password)) = base64::engine::general_purpose::STANDARD
                 .decode(b64.trim())
                 .ok()
                 .and_then(|raw| String::from_utf8(raw).ok())
@@ -32,9 +32,8 @@ pub fn from_request(headers: &HeaderMap, u: Option<&str>, p: Option<&str>) -> Cr
                     s.split_once(':')
                         .map(|(u, p)| (u.to_string(), p.to_string()))
                 })
-            {
-                return Credentials::Password { user, password };
-            }
+        {
+            return Credentials::Password { user, password };
         }
     }
     match (u, p) {

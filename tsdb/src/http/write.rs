@@ -165,7 +165,7 @@ fn parse_body(
         first_drop: None,
         fails_request: None,
     };
-    for item in Parser::with_limits(body, precision, limits.clone()) {
+    for item in Parser::with_limits(body, precision, *limits) {
         match item {
             Ok(point) => out.batch.push(&point, now),
             Err(e) if e.kind.fails_request() => {

@@ -62,11 +62,11 @@ impl Head {
             col.times.push(point.time);
             col.last_seq = seq;
             self.values += 1;
-            if col.times.len() >= chunk_points {
-                if let Some(done) = self.columns.remove(&key) {
-                    self.sealed.entry(key).or_default().push(Arc::new(done));
-                    full.push(key);
-                }
+            if col.times.len() >= chunk_points
+                && let Some(done) = self.columns.remove(&key)
+            {
+                self.sealed.entry(key).or_default().push(Arc::new(done));
+                full.push(key);
             }
         }
     }

@@ -362,10 +362,10 @@ impl std::ops::Deref for PooledReader<'_> {
 
 impl Drop for PooledReader<'_> {
     fn drop(&mut self) {
-        if let (Some(conn), Ok(mut pool)) = (self.conn.take(), self.store.shared.readers.lock()) {
-            if pool.len() < self.store.shared.options.readers {
-                pool.push(conn);
-            }
+        if let (Some(conn), Ok(mut pool)) = (self.conn.take(), self.store.shared.readers.lock())
+            && pool.len() < self.store.shared.options.readers
+        {
+            pool.push(conn);
         }
     }
 }

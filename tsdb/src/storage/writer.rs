@@ -413,10 +413,10 @@ impl Writer {
         for p in pending {
             for point in &p.points {
                 for (field, value) in &point.fields {
-                    if let Some(entry) = cache.get_mut(&(point.series, *field)) {
-                        if point.time >= entry.0 {
-                            *entry = (point.time, value.clone());
-                        }
+                    if let Some(entry) = cache.get_mut(&(point.series, *field))
+                        && point.time >= entry.0
+                    {
+                        *entry = (point.time, value.clone());
                     }
                 }
             }
