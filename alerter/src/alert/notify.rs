@@ -65,7 +65,7 @@ pub(crate) async fn email(to: &[String], json: &str, opts: &Options) -> Result<(
     use lettre::message::header::ContentType;
     use lettre::transport::smtp::authentication::Credentials;
     use lettre::transport::smtp::extension::ClientId;
-    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    use lettre::{Message, SmtpTransport, Transport};
 
     let Some(smtp) = &opts.smtp else {
         return Err("email handlers are off".into());
@@ -87,13 +87,10 @@ pub(crate) async fn email(to: &[String], json: &str, opts: &Options) -> Result<(
         .map_err(|e| e.to_string())?;
     let builder = match smtp.encryption {
         SmtpEncryption::StartTls => {
-            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
-                .map_err(|e| e.to_string())?
+            SmtpTransport::starttls_relay(&smtp.host).map_err(|e| e.to_string())?
         }
-        SmtpEncryption::Tls => {
-            AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(|e| e.to_string())?
-        }
-        SmtpEncryption::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+        SmtpEncryption::Tls => SmtpTransport::relay(&smtp.host).map_err(|e| e.to_string())?,
+        SmtpEncryption::None => SmtpTransport::builder_dangerous(&smtp.host),
     };
     let mut builder = builder
         .port(smtp.port)
@@ -105,12 +102,14 @@ pub(crate) async fn email(to: &[String], json: &str, opts: &Options) -> Result<(
             smtp.password.clone(),
         ));
     }
-    builder
-        .build()
-        .send(mail)
+    let transport = builder.build();
+    let (host, port) = (smtp.host.clone(), smtp.port);
+    // The transport's timeout bounds each step of the conversation.
+    tokio::task::spawn_blocking(move || transport.send(&mail))
         .await
+        .map_err(|e| format!("smtp {host}:{port}: {e}"))?
         .map(|_| ())
-        .map_err(|e| format!("smtp {}:{}: {e}", smtp.host, smtp.port))
+        .map_err(|e| format!("smtp {host}:{port}: {e}"))
 }
 
 /// Host and port of an http(s) URL (for the address guard).
