@@ -208,6 +208,38 @@ impl Client {
         }
     }
 
+    /// Passes a client's `/write` body on as it came (`gzip`: still compressed), with its
+    /// `precision` (empty: nanoseconds); points without a time get the engine's.
+    pub fn write_body(
+        &self,
+        db: &str,
+        rp: &str,
+        precision: &str,
+        body: &[u8],
+        gzip: bool,
+    ) -> Result<(), Error> {
+        let answer = self.send(|agent, base, auth| {
+            let mut req = agent.post(format!("{base}/write")).query("db", db);
+            if !rp.is_empty() {
+                req = req.query("rp", rp);
+            }
+            if !precision.is_empty() {
+                req = req.query("precision", precision);
+            }
+            if gzip {
+                req = req.header("Content-Encoding", "gzip");
+            }
+            if let Some(a) = auth {
+                req = req.header("Authorization", a);
+            }
+            req.send(body)
+        })?;
+        match answer.status {
+            200 | 204 => Ok(()),
+            s => Err(status_error(s, &answer.body)),
+        }
+    }
+
     /// Sends a request to each URL in turn from the current one until one answers with a
     /// status below 500. Retrying a write is safe: 1.x overwrites a point with the same
     /// series and time.

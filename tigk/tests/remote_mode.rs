@@ -547,3 +547,87 @@ fn the_health_dashboard_reads_this_servers_own_metrics() {
     assert!(!engine_dbs.contains("_internal"), "{engine_dbs}");
     server.stop();
 }
+
+/// An agent set up as the "add a host" page says (writing to tigk's `/write`) has its data
+/// on the engine and on the hosts page; the engine's push of it reaches the stream task
+/// through the spool, once.
+#[test]
+fn agents_writing_to_tigk_land_on_the_engine() {
+    let influx = start_influxd();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = prepare(dir.path(), &remote_storage(&influx));
+    let server = start(dir.path(), &config);
+    define(&server, "cpu_alert", STREAM_TASK, "alerts.log");
+    wait_subscribed(&influx, &server);
+    let subs = influx_query(&influx, "SHOW SUBSCRIPTIONS").to_string();
+    assert!(
+        subs.contains("/spool"),
+        "pushes go to the spool's path: {subs}"
+    );
+
+    let get = ui_get(&server);
+    let (status, page) = get("/admin/hosts/add");
+    assert_eq!(status, 200, "{page}");
+    let tigk_url = format!("http://{}", server.addr);
+    assert!(
+        page.contains(&tigk_url),
+        "the page points agents at tigk: {page}"
+    );
+
+    // What the install line sets up: the agent's output is tigk's URL.
+    let agent_config = format!(
+        "[agent]\nhostname = \"via-tigk\"\n[[inputs.mem]]\n[[inputs.system]]\n\
+         [[outputs.influxdb]]\nurls = [\"{tigk_url}\"]\ndatabase = \"telegraf\"\ntimeout = \"30s\"\n"
+    );
+    let cfg = agent::validate::parse("agent.toml", &agent_config, |_| None).expect("agent config");
+    agent::pipeline::Agent::new(cfg)
+        .expect("agent")
+        .once()
+        .expect("written");
+    let on_engine = influx_query(
+        &influx,
+        "SELECT count(total) FROM mem WHERE host = 'via-tigk'",
+    );
+    assert_eq!(
+        on_engine["results"][0]["series"][0]["values"][0][1], 1,
+        "{on_engine}"
+    );
+
+    // A busy CPU written to tigk alerts: engine, subscription, spool, stream task.
+    let (status, text) = post(
+        &server.url("/write?db=telegraf&precision=s"),
+        "text/plain",
+        format!(
+            "cpu,cpu=cpu0,host=via-tigk usage_idle=5 {}",
+            now_ns() / 1_000_000_000
+        )
+        .as_bytes(),
+    )
+    .expect("write");
+    assert_eq!(status, 204, "{text}");
+    let log = server.data_dir.join("alerts").join("alerts.log");
+    wait_for("the alert", 30, || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("CRITICAL"))
+    });
+    // The hosts page lists hosts by their cpu series.
+    let (status, hosts) = get("/hosts");
+    assert_eq!(status, 200, "{hosts}");
+    assert!(hosts.contains("via-tigk"), "{hosts}");
+    // The writes were pushed to the spool once, and not forwarded back to the engine.
+    // (A loop would keep pushing them: the spool would keep growing.)
+    let pushed = spooled(&server);
+    assert!(pushed >= 2, "{pushed}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(spooled(&server), pushed);
+    let cpu = influx_query(&influx, "SELECT count(usage_idle) FROM cpu");
+    assert_eq!(cpu["results"][0]["series"][0]["values"][0][1], 1, "{cpu}");
+    // The engine's own answer to a bad line comes back to the writer.
+    let (status, text) = post(
+        &server.url("/write?db=telegraf"),
+        "text/plain",
+        b"cpu usage_idle=",
+    )
+    .expect("write");
+    assert_eq!(status, 400, "{text}");
+    server.stop();
+}

@@ -6,6 +6,7 @@ pub mod config;
 pub mod downloads;
 pub mod monitor;
 pub mod remote;
+pub mod remote_write;
 pub mod replay;
 pub mod serve;
 pub mod task;

@@ -239,6 +239,11 @@ pub fn query_runner(
     })
 }
 
+/// In remote mode the client tigk's `/write` forwards agents' writes through.
+pub fn write_client(cfg: &ServerConfig) -> anyhow::Result<Option<remote::Client>> {
+    remote_config(cfg).map(client).transpose()
+}
+
 /// Opens the alerter; in remote mode its batch tasks query the remote engine and its
 /// tasks' `influxDBOut` writes go there (not into the spool, which pages never read).
 pub fn open_alerter(
@@ -295,10 +300,15 @@ pub async fn spawn_subscriptions(
     };
     let client = client(r)?;
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
-    let destination = r
-        .subscription_url
-        .clone()
-        .unwrap_or_else(|| format!("{scheme}://{addr}"));
+    // Pushes go to the spool's path: tigk's own `/write` forwards to the engine.
+    let destination = format!(
+        "{}{}",
+        r.subscription_url
+            .clone()
+            .unwrap_or_else(|| format!("{scheme}://{addr}"))
+            .trim_end_matches('/'),
+        super::remote_write::SPOOL_PREFIX
+    );
     let (name, every, spool) = (
         r.subscription_name.clone(),
         r.subscription_sync,

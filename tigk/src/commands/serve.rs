@@ -168,7 +168,13 @@ pub async fn run_server_with(
     .context("opening the UI's state")?
     .with_alerts(Arc::new(alerter.clone()));
     // One listener for both surfaces: the 1.x API paths and the UI's pages do not overlap.
-    let app = router(state.clone())
+    // In remote mode agents' writes go on to the engine (see remote_write.rs).
+    let api = super::remote_write::wrap(
+        router(state.clone()),
+        state.clone(),
+        super::remote::write_client(cfg)?,
+    );
+    let app = api
         .merge(metrics.router(state, cfg.metrics_public))
         .merge(tasks)
         .merge(super::downloads::router(

@@ -2,7 +2,7 @@
 //!
 //! Build it with [`router`]; every route is testable in-process with `oneshot`.
 
-mod credentials;
+pub mod credentials;
 mod error;
 mod format;
 pub mod metrics;
