@@ -434,6 +434,16 @@ fn pushes_authenticate_with_the_subscription_urls_credentials() {
     )
     .expect("write");
     assert_eq!(status, 401);
+    // An authenticated write is passed on to the engine.
+    let (status, text) = post(
+        &server.url(&format!("/write?db=telegraf&u=admin&p={PASSWORD}")),
+        "text/plain",
+        b"mem,host=h used_percent=1",
+    )
+    .expect("write");
+    assert_eq!(status, 204, "{text}");
+    let mem = influx_query(&influx, "SELECT count(used_percent) FROM mem");
+    assert_eq!(mem["results"][0]["series"][0]["values"][0][1], 1, "{mem}");
     wait_for("the subscription", 30, || {
         influx_query(&influx, "SHOW SUBSCRIPTIONS")
             .to_string()
