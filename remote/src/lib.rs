@@ -24,7 +24,7 @@ pub mod subscription;
 
 pub use client::{Auth, Client, ClientConfig, load_ca};
 pub use output::RemoteOutput;
-pub use proxy::QueryProxy;
+pub use proxy::{QueryProxy, reads_only};
 pub use source::RemoteSource;
 
 /// What can go wrong talking to the remote engine.

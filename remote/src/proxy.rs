@@ -72,6 +72,33 @@ impl tsdb::http::QueryRunner for QueryProxy {
     }
 }
 
+/// Whether every statement of `query` reads database `name` only (`db`: the request's
+/// database, for sources that name none): such a query may be answered elsewhere.
+pub fn reads_only(query: &influxql::Query, db: &str, name: &str) -> bool {
+    let here = |d: &Option<String>| d.as_deref().unwrap_or(db) == name;
+    let from = |list: &[Source]| {
+        fn all(list: &[Source], here: &dyn Fn(&Option<String>) -> bool) -> bool {
+            list.iter().all(|s| match s {
+                Source::Measurement(m) => here(&m.database),
+                Source::SubQuery(sel) => all(&sel.sources, here),
+            })
+        }
+        all(list, &here)
+    };
+    !query.statements.is_empty()
+        && query.statements.iter().all(|stmt| match stmt {
+            Statement::Select(sel) => sel.into.is_none() && from(&sel.sources),
+            Statement::Explain { statement, .. } => from(&statement.sources),
+            Statement::ShowMeasurements { database, .. }
+            | Statement::ShowTagKeys { database, .. }
+            | Statement::ShowTagValues { database, .. }
+            | Statement::ShowFieldKeys { database, .. }
+            | Statement::ShowSeries { database, .. }
+            | Statement::ShowRetentionPolicies { database, .. } => here(database),
+            _ => false,
+        })
+}
+
 /// Whether `p` may have `stmt` run on the engine; `db` is the request's database.
 fn permit(stmt: &Statement, p: &Principal, db: &str) -> Result<(), String> {
     if stmt.requires_write() {
@@ -143,6 +170,33 @@ mod tests {
     fn check(p: &Principal, q: &str) -> Result<(), String> {
         let parsed = influxql::parse_query(q).expect("parses");
         permit(&parsed.statements[0], p, "telegraf")
+    }
+
+    #[test]
+    fn queries_reading_one_database_only_are_told_apart() {
+        let only = |q: &str, db: &str| {
+            reads_only(&influxql::parse_query(q).expect("parses"), db, "_internal")
+        };
+        assert!(only("SELECT mean(rssBytes) FROM runtime", "_internal"));
+        assert!(only(
+            "SELECT * FROM \"_internal\".\"monitor\".\"httpd\"; SHOW MEASUREMENTS ON _internal",
+            "telegraf"
+        ));
+        assert!(only(
+            "SELECT max(x) FROM (SELECT * FROM runtime)",
+            "_internal"
+        ));
+        assert!(!only("SELECT * FROM runtime", "telegraf"));
+        assert!(!only(
+            "SELECT * FROM runtime, telegraf.autogen.cpu",
+            "_internal"
+        ));
+        assert!(!only(
+            "SELECT * FROM (SELECT * FROM telegraf..cpu)",
+            "_internal"
+        ));
+        assert!(!only("SHOW DATABASES", "_internal"));
+        assert!(!only("SELECT * INTO copy FROM runtime", "_internal"));
     }
 
     #[test]

@@ -555,6 +555,23 @@ fn the_health_dashboard_reads_this_servers_own_metrics() {
     // The engine keeps no `_internal` here (its monitor store is off): what is drawn is tigk's.
     let engine_dbs = influx_query(&influx, "SHOW DATABASES").to_string();
     assert!(!engine_dbs.contains("_internal"), "{engine_dbs}");
+    // tigk's /query answers a query on `_internal` alone from there too.
+    let own = query(&server, "_internal", "SELECT count(rssBytes) FROM runtime");
+    assert!(
+        own["results"][0]["series"][0]["values"][0][1]
+            .as_i64()
+            .is_some_and(|n| n > 0),
+        "{own}"
+    );
+    let mixed = query(
+        &server,
+        "_internal",
+        "SELECT count(rssBytes) FROM runtime, telegraf.autogen.cpu",
+    );
+    assert!(
+        mixed["results"][0]["error"].is_string() || mixed["results"][0]["series"].is_null(),
+        "a query reaching past `_internal` goes to the engine: {mixed}"
+    );
     server.stop();
 }
 

@@ -229,14 +229,42 @@ impl ui::DataSource for SplitSource {
     }
 }
 
-/// In remote mode `/query` is answered by the engine (reads only); `None`: by the store.
+/// In remote mode `/query` is answered by the engine (reads only), except queries that read
+/// `_internal` only: this server's own, as on pages; `None`: everything by the store.
 pub fn query_runner(
     cfg: &ServerConfig,
+    store: &tsdb::Store,
 ) -> anyhow::Result<Option<Arc<dyn tsdb::http::QueryRunner>>> {
     Ok(match remote_config(cfg) {
-        Some(r) => Some(Arc::new(remote::QueryProxy::new(client(r)?))),
+        Some(r) => Some(Arc::new(SplitRunner {
+            remote: remote::QueryProxy::new(client(r)?),
+            local: tsdb::query::QueryEngine::new(store.clone()),
+        })),
         None => None,
     })
+}
+
+/// Remote mode's `/query`: see [`query_runner`].
+struct SplitRunner {
+    remote: remote::QueryProxy,
+    local: tsdb::query::QueryEngine,
+}
+
+impl tsdb::http::QueryRunner for SplitRunner {
+    fn run<'a>(
+        &'a self,
+        query: &'a influxql::Query,
+        ctx: &'a tsdb::query::QueryContext,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Vec<tsdb::query::StatementResult>> + Send + 'a>,
+    > {
+        let db = ctx.database.as_deref().unwrap_or_default();
+        if remote::reads_only(query, db, super::monitor::DATABASE) {
+            Box::pin(self.local.execute(query, ctx))
+        } else {
+            self.remote.run(query, ctx)
+        }
+    }
 }
 
 /// In remote mode the client tigk's `/write` forwards agents' writes through.

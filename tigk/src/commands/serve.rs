@@ -150,7 +150,7 @@ pub async fn run_server_with(
 ) -> anyhow::Result<()> {
     let mut state = ApiState::new(store.clone(), !args.no_auth);
     state.limits = Arc::new(cfg.http.clone());
-    state.queries = super::remote::query_runner(cfg)?;
+    state.queries = super::remote::query_runner(cfg, &store)?;
     let metrics = Metrics::default();
     let state_for_write = state.clone();
     let tasks = alerter::api::router(alerter.clone()).layer(axum::middleware::from_fn_with_state(
