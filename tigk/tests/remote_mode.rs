@@ -656,5 +656,25 @@ fn agents_writing_to_tigk_land_on_the_engine() {
     )
     .expect("write");
     assert_eq!(status, 400, "{text}");
+    // Kapacitor's write path is the same write: it reaches the engine too.
+    let (status, text) = post(
+        &server.url("/kapacitor/v1/write?db=telegraf&precision=s"),
+        "text/plain",
+        format!(
+            "mem,host=via-kapacitor total=7i {}",
+            now_ns() / 1_000_000_000
+        )
+        .as_bytes(),
+    )
+    .expect("write");
+    assert_eq!(status, 204, "{text}");
+    let on_engine = influx_query(
+        &influx,
+        "SELECT count(total) FROM mem WHERE host = 'via-kapacitor'",
+    );
+    assert_eq!(
+        on_engine["results"][0]["series"][0]["values"][0][1], 1,
+        "{on_engine}"
+    );
     server.stop();
 }

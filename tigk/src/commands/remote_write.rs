@@ -8,7 +8,7 @@
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tsdb::auth::Principal;
@@ -30,16 +30,7 @@ pub fn wrap(api: Router, state: ApiState, client: Option<remote::Client>) -> Rou
         return api;
     };
     let spool = tower::ServiceBuilder::new()
-        .map_request(|mut req: Request| {
-            let path_and_query = match req.uri().query() {
-                Some(q) => format!("/write?{q}"),
-                None => "/write".to_string(),
-            };
-            if let Ok(uri) = Uri::builder().path_and_query(path_and_query).build() {
-                *req.uri_mut() = uri;
-            }
-            req
-        })
+        .map_request(super::serve::to_write_path)
         .service(tsdb::http::router(state.clone()));
     api.layer(axum::middleware::from_fn_with_state(
         Forward { client, state },

@@ -152,7 +152,6 @@ pub async fn run_server_with(
     state.limits = Arc::new(cfg.http.clone());
     state.queries = super::remote::query_runner(cfg, &store)?;
     let metrics = Metrics::default();
-    let state_for_write = state.clone();
     let tasks = alerter::api::router(alerter.clone()).layer(axum::middleware::from_fn_with_state(
         state.clone(),
         tsdb::http::require_admin,
@@ -174,6 +173,7 @@ pub async fn run_server_with(
         state.clone(),
         super::remote::write_client(cfg)?,
     );
+    let kapacitor_api = api.clone();
     let app = api
         .merge(metrics.router(state, cfg.metrics_public))
         .merge(tasks)
@@ -182,7 +182,7 @@ pub async fn run_server_with(
             ui_state.config().secure_cookies,
         ))
         .merge(ui::router(ui_state))
-        .merge(kapacitor_extras(state_for_write));
+        .merge(kapacitor_extras(kapacitor_api));
     let app = metrics.instrument(app);
     let monitor = cfg.monitor.interval.map(|interval| {
         let sources = super::monitor::Sources {
@@ -298,23 +298,14 @@ pub async fn shutdown_signal() {
 }
 
 /// Kapacitor's `/kapacitor/v1/ping`, and its `/kapacitor/v1/write`: points written there
-/// reach stream tasks as every write does, through the store, so the route is `/write`
-/// itself (its credentials, limits and answers) under Kapacitor's path.
-fn kapacitor_extras(state: ApiState) -> axum::Router {
-    use axum::extract::Request;
-    use axum::http::{StatusCode, Uri, header::HeaderName};
+/// reach stream tasks as every write does, so the route is `api`'s `/write` itself (its
+/// credentials, limits and answers, and in remote mode its forwarding to the engine)
+/// under Kapacitor's path.
+fn kapacitor_extras(api: axum::Router) -> axum::Router {
+    use axum::http::{StatusCode, header::HeaderName};
     let write = tower::ServiceBuilder::new()
-        .map_request(|mut req: Request| {
-            let path_and_query = match req.uri().query() {
-                Some(q) => format!("/write?{q}"),
-                None => "/write".to_string(),
-            };
-            if let Ok(uri) = Uri::builder().path_and_query(path_and_query).build() {
-                *req.uri_mut() = uri;
-            }
-            req
-        })
-        .service(router(state));
+        .map_request(to_write_path)
+        .service(api);
     let ping = || async {
         (
             StatusCode::NO_CONTENT,
@@ -327,4 +318,20 @@ fn kapacitor_extras(state: ApiState) -> axum::Router {
     axum::Router::new()
         .route_service("/kapacitor/v1/write", write)
         .route("/kapacitor/v1/ping", axum::routing::get(ping).head(ping))
+}
+
+/// The same request addressed to `/write` (the query string kept): for the routes that
+/// are the 1.x write under another path.
+pub(super) fn to_write_path(mut req: axum::extract::Request) -> axum::extract::Request {
+    let path_and_query = match req.uri().query() {
+        Some(q) => format!("/write?{q}"),
+        None => "/write".to_string(),
+    };
+    if let Ok(uri) = axum::http::Uri::builder()
+        .path_and_query(path_and_query)
+        .build()
+    {
+        *req.uri_mut() = uri;
+    }
+    req
 }
