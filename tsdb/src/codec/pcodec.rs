@@ -138,6 +138,8 @@ pub(crate) fn decode_range<T: Number + Copy + Default>(
     if lo >= hi {
         return Ok(());
     }
+    // The pages overlapping lo..hi hold at most one page more on either side.
+    out.reserve((hi - lo).min(n).saturating_add(2 * PAGE_N));
     let (mut offset, mut first) = (0usize, 0usize);
     let mut base = None;
     for (page_n, len) in counts.iter().copied().zip(lens) {

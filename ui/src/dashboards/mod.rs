@@ -331,11 +331,35 @@ pub fn agent_overview() -> Dashboard {
         Unit::BytesPerSec,
     );
     net.transform = Transform::Rate;
+    // Counters like `bytes_recv`: the bucket's max, turned into a per-second rate.
+    let mut disk_read = panel(
+        "Disk read by host",
+        PanelKind::Timeseries,
+        builder("diskio", "read_bytes", "max", &["host", "name"]),
+        Unit::BytesPerSec,
+    );
+    disk_read.transform = Transform::Rate;
+    let mut disk_written = panel(
+        "Disk written by host",
+        PanelKind::Timeseries,
+        builder("diskio", "write_bytes", "max", &["host", "name"]),
+        Unit::BytesPerSec,
+    );
+    disk_written.transform = Transform::Rate;
     Dashboard {
         tigk_dashboard: FORMAT_VERSION,
         uid: "agent-overview".into(),
         title: "Agent overview".into(),
-        panels: vec![cpu, mem, load, disk_max, disks, net],
+        panels: vec![
+            cpu,
+            mem,
+            load,
+            disk_max,
+            disks,
+            net,
+            disk_read,
+            disk_written,
+        ],
     }
 }
 
@@ -369,6 +393,7 @@ mod tests {
     fn default_dashboard_is_valid_and_round_trips() {
         let d = agent_overview();
         d.validate().expect("valid");
+        assert_eq!(d.panels.len(), 8);
         let json = serde_json::to_string(&d).expect("json");
         let back: Dashboard = serde_json::from_str(&json).expect("parse");
         assert_eq!(back, d);

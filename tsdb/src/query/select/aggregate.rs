@@ -604,8 +604,23 @@ pub(super) fn feed_column(
     }
 }
 
-/// Hands a column to its buckets run by run: one binary search per bucket instead of a
-/// division per point, and tight loops over each bucket's slice.
+/// The number of leading `times` below `end`, for a sorted slice. Searched outward from
+/// the front: a bucket holds a few dozen points, so doubling steps bound its end in a few
+/// comparisons where a binary search over the whole rest of the column takes ~20.
+fn gallop(times: &[i64], end: i64) -> usize {
+    let mut bound = 1usize;
+    while times.get(bound - 1).is_some_and(|&x| x < end) {
+        bound = bound.saturating_mul(2);
+    }
+    let lo = bound / 2;
+    let hi = bound.min(times.len());
+    lo + times
+        .get(lo..hi)
+        .map_or(0, |w| w.partition_point(|&x| x < end))
+}
+
+/// Hands a column to its buckets run by run: one galloping search per bucket instead of
+/// a division per point, and tight loops over each bucket's slice.
 fn feed_runs(
     b: &Buckets,
     times: &[i64],
@@ -625,9 +640,7 @@ fn feed_runs(
         } else {
             b.start(k + 1)
         };
-        let j = i + times
-            .get(i..n)
-            .map_or(0, |rest| rest.partition_point(|&x| x < end_t));
+        let j = i + times.get(i..n).map_or(0, |rest| gallop(rest, end_t));
         if let Some(a) = acc.get_mut(k)
             && j > i
         {
@@ -640,6 +653,23 @@ fn feed_runs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gallop_matches_partition_point() {
+        let times: Vec<i64> = (0..200).map(|i| i * 3 - (i % 4)).collect::<Vec<_>>();
+        let mut sorted = times.clone();
+        sorted.sort();
+        for len in [0, 1, 2, 3, 7, 64, 65, 200] {
+            let s = &sorted[..len];
+            for end in -2..610 {
+                assert_eq!(
+                    gallop(s, end),
+                    s.partition_point(|&x| x < end),
+                    "{len} {end}"
+                );
+            }
+        }
+    }
 
     fn chosen(acc: Acc) -> Option<(i64, u64)> {
         match acc {
