@@ -448,7 +448,20 @@ impl Ui {
 
     /// Charts with data inside `scope`: SVGs holding at least one line with points. plotters
     /// draws lines as `<polyline>`; the no-data state has none.
+    /// Charts in `scope` and how many of them draw a line, read once every chart has one or
+    /// after 5 s: a click that navigates can leave the previous page's charts to count.
     async fn charts_with_lines(&self, scope: &str) -> (usize, usize) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let (svgs, with_lines) = self.charts_with_lines_now(scope).await;
+            if (svgs > 0 && svgs == with_lines) || Instant::now() > deadline {
+                return (svgs, with_lines);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn charts_with_lines_now(&self, scope: &str) -> (usize, usize) {
         let svgs = self.count(&format!("{scope} svg")).await;
         let with_lines = self
             .c

@@ -32,7 +32,7 @@ async fn default_dashboard_is_provisioned_once() {
         d.body
             .matches("<section class=\"panel\" id=\"panel-")
             .count(),
-        6
+        8
     );
     assert!(
         !d.body.contains("/panels/0/edit"),

@@ -182,7 +182,7 @@ async fn default_dashboard_from_the_store() {
         page.body
             .matches("<section class=\"panel\" id=\"panel-")
             .count(),
-        6
+        8
     );
     // Stat: the fullest disk, coloured critical (>= 90).
     assert!(

@@ -624,7 +624,7 @@ pub fn aggregate_group(
         .calls
         .iter()
         .any(|c| matches!(c.func, Func::Integral(_)));
-    let mut rows = Vec::new();
+    let mut rows = Vec::with_capacity(b.count.min(1 << 16));
     for k in 0..b.count {
         let sel = if single_selector {
             selected.first().and_then(|s| s.get(k).copied().flatten())
@@ -654,16 +654,20 @@ pub fn aggregate_group(
                 .unwrap_or(Value::Null)
         };
         let refs = |n: &str, t: Option<DataType>| aux_value(store, m, g, n, t, sel);
-        let cells = plan
-            .outputs
-            .iter()
-            .zip(&transformed)
-            .map(|(o, tr)| match (o, tr) {
-                (Output::Expr(e), _) if expr_row => eval::eval_pexpr(e, &refs, &calls).into_cell(),
-                (_, Some(tr)) => tr.get(&time).cloned().unwrap_or(Value::Null).into_cell(),
-                _ => Cell::Null,
-            })
-            .collect();
+        // One spare cell: `series_result` puts the time in front without reallocating.
+        let mut cells = Vec::with_capacity(plan.outputs.len() + 1);
+        cells.extend(
+            plan.outputs
+                .iter()
+                .zip(&transformed)
+                .map(|(o, tr)| match (o, tr) {
+                    (Output::Expr(e), _) if expr_row => {
+                        eval::eval_pexpr(e, &refs, &calls).into_cell()
+                    }
+                    (_, Some(tr)) => tr.get(&time).cloned().unwrap_or(Value::Null).into_cell(),
+                    _ => Cell::Null,
+                }),
+        );
         rows.push((time, cells));
     }
     Ok(rows)
