@@ -324,28 +324,20 @@ pub fn agent_overview() -> Dashboard {
         Unit::Percent,
     );
     (disks.warn, disks.crit) = (Some(80.0), Some(90.0));
-    let mut net = panel(
-        "Network received",
-        PanelKind::Timeseries,
-        builder("net", "bytes_recv", "max", &["host", "interface"]),
-        Unit::BytesPerSec,
-    );
-    net.transform = Transform::Rate;
     // Counters like `bytes_recv`: the bucket's max, turned into a per-second rate.
-    let mut disk_read = panel(
-        "Disk read by host",
-        PanelKind::Timeseries,
-        builder("diskio", "read_bytes", "max", &["host", "name"]),
-        Unit::BytesPerSec,
-    );
-    disk_read.transform = Transform::Rate;
-    let mut disk_written = panel(
-        "Disk written by host",
-        PanelKind::Timeseries,
-        builder("diskio", "write_bytes", "max", &["host", "name"]),
-        Unit::BytesPerSec,
-    );
-    disk_written.transform = Transform::Rate;
+    let counter_rate = |title: &str, measurement: &str, field: &str, by: &str| {
+        let mut p = panel(
+            title,
+            PanelKind::Timeseries,
+            builder(measurement, field, "max", &["host", by]),
+            Unit::BytesPerSec,
+        );
+        p.transform = Transform::Rate;
+        p
+    };
+    let net = counter_rate("Network received", "net", "bytes_recv", "interface");
+    let disk_read = counter_rate("Disk read by host", "diskio", "read_bytes", "name");
+    let disk_written = counter_rate("Disk written by host", "diskio", "write_bytes", "name");
     Dashboard {
         tigk_dashboard: FORMAT_VERSION,
         uid: "agent-overview".into(),
