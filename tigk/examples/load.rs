@@ -632,7 +632,7 @@ fn fleet(args: &Args, server: &Server) -> Result<()> {
             depth.push(d);
             peak_rss = peak_rss.max(rss);
             let elapsed = start.elapsed().as_secs();
-            if elapsed % 10 == 0 || Instant::now() >= end {
+            if elapsed.is_multiple_of(10) || Instant::now() >= end {
                 let dt = last_t.elapsed().as_secs_f64();
                 let l = lines.load(Ordering::Relaxed);
                 timeline.push(format!(

@@ -37,6 +37,7 @@ const MAX_CELLS: usize = 2_000_000;
 const MAX_ENTRY_CELLS: usize = 400_000;
 
 type SeriesKey = (Option<String>, Option<BTreeMap<String, String>>);
+type SeriesKeyRef<'a> = (&'a Option<String>, &'a Option<BTreeMap<String, String>>);
 
 /// How one bucketed query over `[from, to)` is split; spans are `[start, end)` in ns.
 /// What a `fill(null)` statement with `aggregate` gives for an empty bucket.
@@ -221,11 +222,10 @@ fn join(parts: &[(&[SeriesResult], (i64, i64))], interval: i64, empty: &Cell) ->
     }
     // Each part indexed by series once: a linear search per series and part made the join
     // quadratic in the series count (200 interfaces, 40,000 comparisons of tag maps).
-    let indexed: Vec<HashMap<(&Option<String>, &Option<BTreeMap<String, String>>), &SeriesResult>> =
-        parts
-            .iter()
-            .map(|(part, _)| part.iter().map(|s| ((&s.name, &s.tags), s)).collect())
-            .collect();
+    let indexed: Vec<HashMap<SeriesKeyRef<'_>, &SeriesResult>> = parts
+        .iter()
+        .map(|(part, _)| part.iter().map(|s| ((&s.name, &s.tags), s)).collect())
+        .collect();
     for (key, joined) in out.iter_mut() {
         let buckets: usize = parts
             .iter()

@@ -3,11 +3,12 @@
 //!
 //! - `event`: [`AlertEvent`], [`Level`] and the handler JSON.
 //! - `template`: the Go text/template subset; `printf`: Go's `Sprintf` for it.
-//! - `handlers`: handler definitions (log, post, tcp, exec, email, slack), the address
-//!   guard, delivery.
+//! - `handlers`: handler definitions (log, post, tcp, exec, email, slack) and delivery.
+//! - `guard`: the outbound address guard the handlers and httpPost go through.
 //! - `notify`: delivering through a program (exec), SMTP (email) and Slack.
 
 pub mod event;
+mod guard;
 pub mod handlers;
 pub mod notify;
 pub mod printf;
