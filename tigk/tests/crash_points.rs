@@ -31,7 +31,17 @@ fn totals(server: &Server) -> (u64, u64) {
 
 fn crash_at(point: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start_with_env(dir.path(), &["--no-auth"], &[("TIGK_CRASH_AT", point)]);
+    // Without the server's own metrics: an `_internal` write alone would reach the crash
+    // point three seconds later, before this test's writes on a slow machine.
+    let config = dir.path().join("tigk.toml");
+    std::fs::write(&config, "[monitor]\nstore_enabled = false\n").expect("config");
+    let data = dir.path().join("data");
+    let config = config.to_str().expect("utf-8 path");
+    let server = Server::start_with_env(
+        &data,
+        &["--no-auth", "--config", config],
+        &[("TIGK_CRASH_AT", point)],
+    );
     let (st, body) = post(
         &server.url("/query"),
         "application/x-www-form-urlencoded",
@@ -75,7 +85,7 @@ fn crash_at(point: &str) {
     assert!(!crashed.success(), "{point}: exited cleanly");
     drop(server);
 
-    server = Server::start(dir.path(), &["--no-auth"]);
+    server = Server::start(&data, &["--no-auth"]);
     let (count, sum) = totals(&server);
     let cut = next..next + 2000;
     let cut_sum: u64 = cut.clone().sum();
@@ -85,7 +95,7 @@ fn crash_at(point: &str) {
     );
     // And the data survives a clean flush after recovery as well.
     server.stop();
-    let server = Server::start(dir.path(), &["--no-auth"]);
+    let server = Server::start(&data, &["--no-auth"]);
     assert_eq!(
         totals(&server),
         (count, sum),

@@ -145,8 +145,14 @@ pub(crate) fn decode_range<T: Number + Copy + Default>(
     for (page_n, len) in counts.iter().copied().zip(lens) {
         let end = first + page_n;
         if end > lo && first < hi {
+            if pages.len() < offset + len {
+                return Err(CodecError::Corrupt("pco page outside the section"));
+            }
+            // The decoder is handed the rest of the section, not the page alone: it reads
+            // a whole batch's worth of bytes ahead, and with fewer left it copies them into
+            // a fresh zeroed buffer, once per page. Consumption is checked against the length.
             let bytes = pages
-                .get(offset..offset + len)
+                .get(offset..)
                 .ok_or(CodecError::Corrupt("pco page outside the section"))?;
             let at = out.len();
             base.get_or_insert(first);
@@ -157,8 +163,10 @@ pub(crate) fn decode_range<T: Number + Copy + Default>(
             if progress.n_processed != page_n || !progress.finished {
                 return Err(CodecError::Corrupt("pco page shorter than its count"));
             }
-            if !pd.into_src().is_empty() {
-                return Err(CodecError::Corrupt("pco page longer than its length"));
+            if pd.into_src().len() != bytes.len() - len {
+                return Err(CodecError::Corrupt(
+                    "pco page length differs from its contents",
+                ));
             }
         }
         offset += len;
