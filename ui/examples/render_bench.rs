@@ -18,6 +18,11 @@
 #[path = "../tests/common/telegraf.rs"]
 mod telegraf;
 
+/// The allocator of the `tigk` server (tigk/src/main.rs), so the figures are the server's.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

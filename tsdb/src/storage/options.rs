@@ -47,7 +47,11 @@ impl Default for StoreOptions {
             idle_flush: Duration::from_secs(3),
             max_series_per_database: 1_000_000,
             log_retention: Duration::from_secs(24 * 3600),
-            readers: 4,
+            // A dashboard runs its panels' statements at once (8 panels, up to 3 statements
+            // each with the UI's cache); connections beyond the pool are opened and parsed
+            // anew per statement. Each idle one keeps at most SQLite's default page caches
+            // (2 MiB per attached file), so 16 bound that at 64 MiB.
+            readers: 16,
             default_retention: None,
         }
     }
