@@ -98,8 +98,8 @@ fn batch_counts(store: &Store) -> (std::collections::HashMap<String, bool>, Vec<
         let batch = series
             .tags
             .iter()
-            .find(|(k, _)| k == "batch")
-            .map(|(_, v)| v.clone())
+            .find(|(k, _)| &**k == "batch")
+            .map(|(_, v)| v.to_string())
             .unwrap_or_default();
         let mut all = true;
         let mut any = false;

@@ -331,7 +331,7 @@ pub enum Reduced {
 pub fn reduce_for_series(
     e: &Expr,
     m: &Measurement,
-    tags: &[(String, String)],
+    tags: &[(std::sync::Arc<str>, std::sync::Arc<str>)],
     regexes: &Regexes,
 ) -> Reduced {
     match e {
@@ -394,11 +394,11 @@ fn binary(op: BinaryOp, lhs: Expr, rhs: Expr) -> Expr {
     Expr::Binary(Box::new(influxql::BinaryExpr { op, lhs, rhs }))
 }
 
-fn tag_value<'a>(tags: &'a [(String, String)], key: &str) -> &'a str {
-    tags.binary_search_by(|(k, _)| k.as_str().cmp(key))
+fn tag_value<'a>(tags: &'a [(std::sync::Arc<str>, std::sync::Arc<str>)], key: &str) -> &'a str {
+    tags.binary_search_by(|(k, _)| (**k).cmp(key))
         .ok()
         .and_then(|i| tags.get(i))
-        .map_or("", |(_, v)| v.as_str())
+        .map_or("", |(_, v)| &**v)
 }
 
 /// `tag op literal` (either order), when the reference is a tag of `m`.

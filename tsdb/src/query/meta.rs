@@ -203,10 +203,10 @@ pub async fn execute(
                             cond::matching_series(&cat, m, filter.as_ref())?
                                 .iter()
                                 .filter_map(|id| cat.series.get(id))
-                                .flat_map(|series| series.tags.iter().map(|(k, _)| k.as_str())),
+                                .flat_map(|series| series.tags.iter().map(|(k, _)| &**k)),
                         );
                     } else {
-                        keys.extend(m.tags.keys().map(String::as_str));
+                        keys.extend(m.tags.keys().map(|k| &**k));
                     }
                 }
                 let rows: Vec<Vec<Cell>> = page(keys.into_iter(), *limit, *offset)
@@ -241,16 +241,14 @@ pub async fn execute(
                                 .filter_map(|id| cat.series.get(id))
                                 .flat_map(|series| series.tags.iter())
                                 .filter(|(k, _)| key_matcher.matches(k))
-                                .map(|(k, v)| (k.as_str(), v.as_str())),
+                                .map(|(k, v)| (&**k, &**v)),
                         );
                     } else {
                         pairs.extend(
                             m.tags
                                 .iter()
                                 .filter(|(k, _)| key_matcher.matches(k))
-                                .flat_map(|(k, values)| {
-                                    values.keys().map(move |v| (k.as_str(), v.as_str()))
-                                }),
+                                .flat_map(|(k, values)| values.keys().map(move |v| (&**k, &**v))),
                         );
                     }
                 }

@@ -19,6 +19,10 @@ pub type MeasurementId = i64;
 pub type FieldId = i64;
 pub type SeriesId = i64;
 
+/// A series' tags. Keys and values are shared with its measurement's tag index, so a
+/// million series of a few tags each hold one copy of every distinct key and value.
+pub type SeriesTags = Arc<[(Arc<str>, Arc<str>)]>;
+
 /// Retention policy settings, as `SHOW RETENTION POLICIES` reports them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetentionPolicy {
@@ -51,7 +55,7 @@ pub struct Measurement {
     pub name: String,
     pub fields: BTreeMap<String, FieldDef>,
     /// tag key -> tag value -> series ids, for SHOW TAG VALUES and WHERE on tags.
-    pub tags: BTreeMap<String, BTreeMap<String, BTreeSet<SeriesId>>>,
+    pub tags: BTreeMap<Arc<str>, BTreeMap<Arc<str>, BTreeSet<SeriesId>>>,
     pub series: BTreeSet<SeriesId>,
 }
 
@@ -61,7 +65,7 @@ pub struct Series {
     pub measurement_id: MeasurementId,
     /// The canonical series key, `measurement,k=v,...` with line-protocol escaping.
     pub key: Arc<str>,
-    pub tags: Arc<[(String, String)]>,
+    pub tags: SeriesTags,
 }
 
 /// The in-memory catalog. See the module docs for who may mutate it.
@@ -506,20 +510,32 @@ impl Catalog {
         key: Arc<str>,
         tags: Vec<(String, String)>,
     ) {
+        let mut shared: Vec<(Arc<str>, Arc<str>)> = Vec::with_capacity(tags.len());
         let rp_id = match self.measurements.get_mut(&mid) {
             Some(m) => {
                 m.series.insert(id);
                 for (k, v) in &tags {
-                    m.tags
-                        .entry(k.clone())
-                        .or_default()
-                        .entry(v.clone())
-                        .or_default()
-                        .insert(id);
+                    let key = match m.tags.get_key_value(k.as_str()) {
+                        Some((key, _)) => key.clone(),
+                        None => Arc::from(k.as_str()),
+                    };
+                    let values = m.tags.entry(key.clone()).or_default();
+                    let value = match values.get_key_value(v.as_str()) {
+                        Some((value, _)) => value.clone(),
+                        None => Arc::from(v.as_str()),
+                    };
+                    values.entry(value.clone()).or_default().insert(id);
+                    shared.push((key, value));
                 }
                 Some(m.rp_id)
             }
-            None => None,
+            None => {
+                shared.extend(
+                    tags.iter()
+                        .map(|(k, v)| (Arc::from(k.as_str()), Arc::from(v.as_str()))),
+                );
+                None
+            }
         };
         if let Some(db_id) = rp_id.and_then(|rp| self.db_of_rp(rp)).map(|d| d.id) {
             *self.series_per_db.entry(db_id).or_default() += 1;
@@ -531,7 +547,7 @@ impl Catalog {
                 id,
                 measurement_id: mid,
                 key,
-                tags: tags.into(),
+                tags: shared.into(),
             },
         );
     }

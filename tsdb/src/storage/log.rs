@@ -9,7 +9,6 @@ use rusqlite::OptionalExtension;
 use tokio::sync::watch;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use super::Store;
 use super::batch::{ResolvedPoint, decode_payload};
@@ -105,7 +104,10 @@ impl WriteLog for Store {
                     .collect();
                 points.push(Point {
                     measurement: measurement.clone(),
-                    tags: tags.to_vec(),
+                    tags: tags
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
                     fields,
                     timestamp: Some(p.time),
                 });
@@ -135,7 +137,7 @@ impl WriteLog for Store {
 }
 
 type Decoded = Vec<(i64, i64, Vec<ResolvedPoint>)>;
-type SeriesNames = (String, Arc<[(String, String)]>);
+type SeriesNames = (String, super::catalog::SeriesTags);
 
 /// The catalog names a step's entries need, copied out under one short read lock.
 #[derive(Default)]

@@ -1,6 +1,7 @@
 //! Reading a series' columns, joining them into rows, and evaluating expressions on rows.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use influxql::{BinaryOp, DataType, Expr};
@@ -174,7 +175,7 @@ pub struct RowCtx<'a> {
     pub fields: &'a [String],
     pub rows: &'a Rows,
     pub row: usize,
-    pub tags: &'a [(String, String)],
+    pub tags: &'a [(Arc<str>, Arc<str>)],
     pub m: &'a MeasRef,
 }
 
@@ -249,11 +250,11 @@ pub fn cast_column(col: &Column, t: DataType) -> Option<Column> {
     })
 }
 
-pub fn tag<'a>(tags: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    tags.binary_search_by(|(k, _)| k.as_str().cmp(key))
+pub fn tag<'a>(tags: &'a [(Arc<str>, Arc<str>)], key: &str) -> Option<&'a str> {
+    tags.binary_search_by(|(k, _)| (**k).cmp(key))
         .ok()
         .and_then(|i| tags.get(i))
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| &**v)
 }
 
 /// A WHERE clause's field part on one row.

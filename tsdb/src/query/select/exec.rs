@@ -1,7 +1,6 @@
 //! Execution: series selection and grouping, raw queries, transformations of raw fields.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use influxql::{DataType, SelectStatement};
 
@@ -20,7 +19,7 @@ pub type Row = (i64, Vec<Cell>);
 /// One series of the store selected by the WHERE clause.
 pub struct SeriesIn {
     pub id: SeriesId,
-    pub tags: Arc<[(String, String)]>,
+    pub tags: crate::storage::catalog::SeriesTags,
     /// The field predicate left for this series, if any.
     pub filter: Option<influxql::Expr>,
 }
@@ -57,8 +56,13 @@ pub fn groups(
         let keys: Vec<String> = match &plan.dims {
             None => Vec::new(),
             Some(Dims::Keys(k)) => k.clone(),
-            Some(Dims::All) => m.tags.keys().cloned().collect(),
-            Some(Dims::Regex(re)) => m.tags.keys().filter(|k| re.is_match(k)).cloned().collect(),
+            Some(Dims::All) => m.tags.keys().map(|k| k.to_string()).collect(),
+            Some(Dims::Regex(re)) => m
+                .tags
+                .keys()
+                .filter(|k| re.is_match(k))
+                .map(|k| k.to_string())
+                .collect(),
         };
         let mut by_key: BTreeMap<Vec<String>, Vec<SeriesIn>> = BTreeMap::new();
         for id in candidates {

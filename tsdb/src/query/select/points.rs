@@ -171,9 +171,9 @@ impl MemPoints {
                 s.push(row);
             }
         }
-        let tag_list: Arc<[(String, String)]> = tags
+        let tag_list: crate::storage::catalog::SeriesTags = tags
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (Arc::from(k.as_str()), Arc::from(v.as_str())))
             .collect::<Vec<_>>()
             .into();
         for (n, rows) in siblings.into_iter().enumerate() {

@@ -118,7 +118,7 @@ pub fn execute(
             name: m.name.clone(),
             id: m.id,
             fields: m.fields.clone(),
-            tag_keys: m.tags.keys().cloned().collect(),
+            tag_keys: m.tags.keys().map(|k| k.to_string()).collect(),
         })
         .collect();
     super::run(&mem, stmt, measurements, ctx, started, budget)

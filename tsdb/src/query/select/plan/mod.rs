@@ -231,7 +231,7 @@ pub fn resolve_sources(
                 name: meas.name.clone(),
                 id: meas.id,
                 fields: meas.fields.clone(),
-                tag_keys: meas.tags.keys().cloned().collect(),
+                tag_keys: meas.tags.keys().map(|k| k.to_string()).collect(),
             });
         };
         match &m.name {
