@@ -1,5 +1,7 @@
 //! The `/kapacitor/v1/tasks` API in process.
 
+mod support;
+
 use alerter::Options;
 use alerter::api::router;
 use alerter::engine::Engine;
@@ -104,9 +106,7 @@ async fn task_crud() {
 #[tokio::test]
 async fn http_out_serves_the_latest_result() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store =
-        tsdb::Store::open(&dir.path().join("store"), tsdb::StoreOptions::default()).expect("store");
-    store.create_database("telegraf").await.expect("db");
+    let store = support::telegraf_store(dir.path()).await;
     let engine = Engine::open(
         &dir.path().join("alerter"),
         store.clone(),
@@ -278,9 +278,7 @@ async fn templates_and_tasks_from_them() {
 #[tokio::test]
 async fn alert_topics_and_their_events() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store =
-        tsdb::Store::open(&dir.path().join("store"), tsdb::StoreOptions::default()).expect("store");
-    store.create_database("telegraf").await.expect("db");
+    let store = support::telegraf_store(dir.path()).await;
     let alerts = dir.path().join("alerts");
     std::fs::create_dir_all(&alerts).expect("dir");
     let log = alerts.join("cpu.log");

@@ -1,6 +1,8 @@
 //! The engine's wall clock: a deadman fires without any data, and an httpPost node's
 //! requests are delivered apart from evaluation through the address guard.
 
+mod support;
+
 use std::time::Duration;
 
 use alerter::Options;
@@ -86,9 +88,7 @@ async fn http_post_node_delivers_rows_apart() {
     });
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let store =
-        tsdb::Store::open(&dir.path().join("store"), tsdb::StoreOptions::default()).expect("store");
-    store.create_database("telegraf").await.expect("db");
+    let store = support::telegraf_store(dir.path()).await;
     let opts = Options {
         allowed_addresses: vec!["127.0.0.1".into()],
         ..Options::default()

@@ -1,6 +1,8 @@
 //! The engine over a real store: define/enable/show, stream tasks following the write
 //! log, and restart safety (state restored, log replayed, no event sent twice).
 
+mod support;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -58,9 +60,7 @@ fn levels(lines: &[String]) -> Vec<String> {
 #[tokio::test]
 async fn stream_task_survives_a_restart_without_refiring() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store =
-        tsdb::Store::open(&dir.path().join("store"), tsdb::StoreOptions::default()).expect("store");
-    store.create_database("telegraf").await.expect("db");
+    let store = support::telegraf_store(dir.path()).await;
     let alerts = dir.path().join("alerts");
     std::fs::create_dir_all(&alerts).expect("dir");
     let log = alerts.join("cpu.log");
@@ -179,9 +179,7 @@ async fn define_refuses_bad_tasks() {
 #[tokio::test]
 async fn batch_task_runs_on_its_schedule() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store =
-        tsdb::Store::open(&dir.path().join("store"), tsdb::StoreOptions::default()).expect("store");
-    store.create_database("telegraf").await.expect("db");
+    let store = support::telegraf_store(dir.path()).await;
     let alerts = dir.path().join("alerts");
     std::fs::create_dir_all(&alerts).expect("dir");
     let log = alerts.join("batch.log");
@@ -237,9 +235,7 @@ batch
 #[tokio::test]
 async fn a_crash_before_the_state_is_saved_does_not_resend() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store =
-        tsdb::Store::open(&dir.path().join("store"), tsdb::StoreOptions::default()).expect("store");
-    store.create_database("telegraf").await.expect("db");
+    let store = support::telegraf_store(dir.path()).await;
     let alerts = dir.path().join("alerts");
     std::fs::create_dir_all(&alerts).expect("dir");
     let log = alerts.join("cpu.log");
@@ -286,9 +282,7 @@ async fn a_crash_before_the_state_is_saved_does_not_resend() {
 #[tokio::test]
 async fn influxdb_out_writes_sent_alerts_back_to_the_store() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store =
-        tsdb::Store::open(&dir.path().join("store"), tsdb::StoreOptions::default()).expect("store");
-    store.create_database("telegraf").await.expect("db");
+    let store = support::telegraf_store(dir.path()).await;
     let engine = Engine::open(
         &dir.path().join("alerter"),
         store.clone(),

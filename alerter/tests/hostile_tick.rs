@@ -3,6 +3,8 @@
 //! error or bounded when it runs. (Log paths, exec and posts to private addresses are
 //! in `engine.rs`, `handlers.rs` and `tigk/tests/hostile.rs`.)
 
+mod support;
+
 use std::time::Duration;
 
 use alerter::Options;
@@ -375,9 +377,7 @@ async fn settled(store: &tsdb::Store) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_feeding_each_other_stop_after_one_round() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store =
-        tsdb::Store::open(&dir.path().join("store"), tsdb::StoreOptions::default()).expect("store");
-    store.create_database("telegraf").await.expect("db");
+    let store = support::telegraf_store(dir.path()).await;
     // "short" is the default policy, so an unnamed output policy writes where the
     // task reads although the define-time check (which assumes autogen) lets it pass.
     store

@@ -2,6 +2,8 @@
 //! (no processing, no deliveries) and starts when a rebalance gives it to this one, at the
 //! newest write or replaying the write log from a held position.
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,9 +71,7 @@ async fn wait_for(path: &Path, n: usize) -> Vec<String> {
 #[tokio::test]
 async fn a_task_owned_elsewhere_is_parked_until_a_rebalance_gives_it_here() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store =
-        tsdb::Store::open(&dir.path().join("store"), tsdb::StoreOptions::default()).expect("store");
-    store.create_database("telegraf").await.expect("db");
+    let store = support::telegraf_store(dir.path()).await;
     let alerts = dir.path().join("alerts");
     std::fs::create_dir_all(&alerts).expect("dir");
     let log = alerts.join("cpu.log");
