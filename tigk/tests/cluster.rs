@@ -16,36 +16,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::influx::{Influxd, free_port, influx_query, influx_write, now_ns, start_influxd};
+use support::seed::{BATCH_TASK, STREAM_TASK};
 use support::{Server, post};
 
 /// The stated hand-over time is `down_after + health_interval`.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
 const DOWN_AFTER: Duration = Duration::from_secs(3);
-
-/// The seed stream task of `tigk up`; every point below 70 % idle is a CRITICAL event.
-const STREAM_TASK: &str = r#"dbrp "telegraf"."autogen"
-stream
-    |from()
-        .measurement('cpu')
-    |alert()
-        .crit(lambda: int("usage_idle") <  70)
-        .log('LOG')
-"#;
-
-/// The seed batch task, run every second instead of every five minutes.
-const BATCH_TASK: &str = r#"dbrp "telegraf"."autogen"
-batch
-    |query('''
-        SELECT mean(usage_idle)
-        FROM "telegraf"."autogen"."cpu"
-    ''')
-        .period(5m)
-        .every(1s)
-        .groupBy(time(1m), 'cpu')
-    |alert()
-        .crit(lambda: "mean" < 70)
-        .log('LOG')
-"#;
 
 /// The seed stream task under 12 names, and the seed batch task.
 fn tasks() -> Vec<(String, &'static str)> {

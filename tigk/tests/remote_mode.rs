@@ -15,6 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::influx::{Influxd, free_port, influx_query, influx_write, now_ns, start_influxd};
+use support::seed::{BATCH_TASK, STREAM_TASK};
 use support::{Server, post, query};
 
 const PASSWORD: &str = "remote-mode-pw";
@@ -69,31 +70,6 @@ fn define(server: &Server, id: &str, script: &str, log: &str) {
     .expect("define");
     assert_eq!(status, 200, "{text}");
 }
-
-/// The seed stream task of `tigk up` (tigk/src/commands/up.rs).
-const STREAM_TASK: &str = r#"dbrp "telegraf"."autogen"
-stream
-    |from()
-        .measurement('cpu')
-    |alert()
-        .crit(lambda: int("usage_idle") <  70)
-        .log('LOG')
-"#;
-
-/// The seed batch task, run every second instead of every five minutes.
-const BATCH_TASK: &str = r#"dbrp "telegraf"."autogen"
-batch
-    |query('''
-        SELECT mean(usage_idle)
-        FROM "telegraf"."autogen"."cpu"
-    ''')
-        .period(5m)
-        .every(1s)
-        .groupBy(time(1m), 'cpu')
-    |alert()
-        .crit(lambda: "mean" < 70)
-        .log('LOG')
-"#;
 
 fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod influx;
+pub mod seed;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
