@@ -226,11 +226,12 @@ fn join(parts: &[(&[SeriesResult], (i64, i64))], interval: i64, empty: &Cell) ->
         .iter()
         .map(|(part, _)| part.iter().map(|s| ((&s.name, &s.tags), s)).collect())
         .collect();
+    // Every joined series gets about one row per bucket of the whole span.
+    let buckets: usize = parts
+        .iter()
+        .map(|(_, (a, b))| usize::try_from((b - a) / interval.max(1) + 1).unwrap_or(0))
+        .sum();
     for (key, joined) in out.iter_mut() {
-        let buckets: usize = parts
-            .iter()
-            .map(|(_, (a, b))| usize::try_from((b - a) / interval.max(1) + 1).unwrap_or(0))
-            .sum();
         joined.values.reserve(buckets);
         for ((_, (start, end)), index) in parts.iter().zip(&indexed) {
             match index.get(&(&key.0, &key.1)) {
